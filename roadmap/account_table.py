@@ -1,0 +1,128 @@
+"""The account-creation table: one row per school, 13 columns, sent for automatic account creation."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from roadmap.models import Circonscription, Person, School
+from roadmap.uai import uai_problem
+from workflows.checklist import ChecklistItem
+
+COLUMNS: tuple[str, ...] = (
+    "RNE",
+    "Secteur",
+    "Nom",
+    "Voie",
+    "Lieu-dit",
+    "CP",
+    "Commune",
+    "Téléphone",
+    "Responsable",
+    "CIRCO",
+    "RNE CIRCO",
+    "date CE",
+    "ENT",
+)
+OPTIONAL_COLUMNS = frozenset({"Lieu-dit"})
+COUNCIL_DATE = ("school_council", "council_date")
+ENT_CHOICE = ("definition", "ent")
+
+
+def director_name(session: Session, school_uai: str) -> str:
+    """Name of the school's director: a named person, not the annuaire's functional mailbox."""
+    query = (
+        select(Person)
+        .where(Person.role == "director", Person.scope == school_uai, Person.source == "manual")
+        .order_by(col(Person.id))
+    )
+    person = session.exec(query).first()
+    return person.name if person else ""
+
+
+def build_row(session: Session, school: School, values: Mapping[tuple[str, str], Any]) -> dict[str, str]:
+    circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
+    council = values.get(COUNCIL_DATE)
+    return {
+        "RNE": school.uai,
+        "Secteur": school.sector,
+        "Nom": school.name,
+        "Voie": school.street,
+        "Lieu-dit": school.locality,
+        "CP": school.postal_code,
+        "Commune": school.commune,
+        "Téléphone": school.phone,
+        "Responsable": director_name(session, school.uai),
+        "CIRCO": circonscription.name if circonscription else "",
+        "RNE CIRCO": circonscription.uai if circonscription else "",
+        "date CE": date.fromisoformat(council).strftime("%d/%m/%Y") if council else "",
+        "ENT": str(values.get(ENT_CHOICE) or ""),
+    }
+
+
+def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: date) -> list[str]:
+    """Every reason the row cannot be sent, each naming its column and how to fix it."""
+    problems: list[str] = []
+
+    def bad(column: str, reason: str) -> None:
+        problems.append(f"tableau, colonne « {column} » : {reason}")
+
+    for column in COLUMNS:
+        if column not in OPTIONAL_COLUMNS and not row.get(column, "").strip():
+            fix = {
+                "Responsable": "enregistrez le directeur ou la directrice : roadmap people add EMAIL --role director "
+                f"--scope {row.get('RNE', 'UAI')} --name 'Prénom Nom'",
+                "CIRCO": "l'école n'est rattachée à aucune circonscription : réimportez un annuaire qui la renseigne",
+                "RNE CIRCO": "l'école n'est rattachée à aucune circonscription",
+                "date CE": "renseignez la date du conseil d'école (étape Conseil d'école)",
+                "ENT": "choisissez l'ENT à l'étape Définition du projet",
+            }.get(column, "complétez-la dans l'annuaire puis réimportez-le")
+            bad(column, f"vide — {fix}.")
+    if row.get("RNE") and (problem := uai_problem(row["RNE"])):
+        bad("RNE", f"UAI invalide ({problem}).")
+    if row.get("RNE CIRCO") and (problem := uai_problem(row["RNE CIRCO"])):
+        bad("RNE CIRCO", f"UAI invalide ({problem}).")
+    if row.get("Secteur") and row["Secteur"] not in ("Public", "Privé"):
+        bad("Secteur", f"« {row['Secteur']} » n'est ni Public ni Privé.")
+    if row.get("CP") and not re.fullmatch(r"\d{5}", row["CP"]):
+        bad("CP", f"« {row['CP']} » n'est pas un code postal à 5 chiffres.")
+    phone = re.sub(r"[\s.\-]", "", row.get("Téléphone", ""))
+    if phone and not re.fullmatch(r"0\d{9}", phone):
+        bad("Téléphone", f"« {row['Téléphone']} » n'est pas un numéro à 10 chiffres commençant par 0.")
+    if row.get("date CE"):
+        day, month, year = (int(p) for p in row["date CE"].split("/"))
+        if date(year, month, day) > today:
+            bad("date CE", f"le conseil d'école du {row['date CE']} n'a pas encore eu lieu.")
+    if row.get("ENT") and ent_item is not None and row["ENT"] not in ent_item.choices:
+        bad("ENT", f"« {row['ENT']} » ne fait pas partie des ENT conformes.")
+    return problems
+
+
+def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
+    """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel)."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "Création des comptes"
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            sheet.append([row.get(column, "") for column in COLUMNS])
+        workbook.save(path)
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), delimiter=";")
+        writer.writeheader()
+        writer.writerows(_complete(rows))
+
+
+def _complete(rows: Iterable[Mapping[str, str]]) -> Iterable[dict[str, str]]:
+    for row in rows:
+        yield {column: row.get(column, "") for column in COLUMNS}

@@ -1,0 +1,111 @@
+"""Demo data: a small real extract of the annuaire, a few people, schools walked to various steps.
+
+Everything goes through the service layer, so the demo exercises the same permissions and guards as
+real use and leaves a real history.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import col, func, select
+
+from roadmap.models import Person, School
+from roadmap.service import Roadmap
+from roadmap.settings import PARIS
+
+DEMO_ANNUAIRE = "annuaire-demo-ille-et-vilaine.csv"
+CPD_EMAIL = "cpd.numerique35@ac-rennes.fr"
+
+# One lawful way through each step of the national roadmap: (state, item values, event to leave it).
+HAPPY_PATH: list[tuple[str, dict[str, str], str]] = [
+    (
+        "definition",
+        {
+            "teachers_council_date": "-70",
+            "features": "messagerie, blog de classe, cahier de liaison",
+            "ent": "One 1D (Open Digital Education)",
+            "sdet_framework": "oui",
+            "secondary_interoperability": "oui",
+            "reversibility": "oui",
+            "editor_support": "oui",
+            "admin_tools": "oui",
+        },
+        "advance",
+    ),
+    ("funding", {"presented_to_collectivite": "-50", "funding_agreement": "oui", "contract_signed": "oui"}, "advance"),
+    (
+        "school_council",
+        {
+            "council_date": "-20",
+            "reasons_presented": "oui",
+            "onde_transfer_announced": "oui",
+            "no_consent_explained": "oui",
+            "rights_explained": "oui",
+            "minutes": "@minutes",
+        },
+        "advance",
+    ),
+    ("school_council.awaiting_approval", {}, "approve"),
+    ("transmission", {"row_checked": "oui", "sent_to_ien": "oui"}, "advance"),
+]
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    schools: int
+    walked: list[tuple[str, str]]
+
+
+def _value(raw: str, roadmap: Roadmap, files_dir: Path) -> str:
+    """Relative days ("-20") become dates before today; "@minutes" a generated PDF."""
+    if raw == "@minutes":
+        path = files_dir / "compte-rendu-conseil-ecole-demo.pdf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"%PDF-1.4\n% Compte rendu fictif du conseil d'ecole (demonstration)\n")
+        return str(path)
+    if raw.lstrip("-").isdigit():
+        day = roadmap.engine.clock().astimezone(PARIS).date() + timedelta(days=int(raw))
+        return day.isoformat()
+    return raw
+
+
+def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
+    roadmap.init()
+    with roadmap.session() as session:
+        schools = session.exec(select(func.count()).select_from(School)).one()
+    if schools:
+        return DemoSummary(created=False, schools=schools, walked=[])
+    report = roadmap.import_annuaire(data_dir / DEMO_ANNUAIRE)
+    for entry in tomllib.loads((data_dir / "people.toml").read_text(encoding="utf-8"))["people"]:
+        roadmap.add_person(entry["email"], entry["role"], entry["scope"], entry["name"])
+    walked = []
+    scenario = tomllib.loads((data_dir / "scenario.toml").read_text(encoding="utf-8"))["schools"]
+    for entry in scenario:
+        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], roadmap.settings.home / "demo")))
+    return DemoSummary(created=True, schools=report.schools, walked=walked)
+
+
+def walk(roadmap: Roadmap, uai: str, until: str, files_dir: Path) -> str:
+    with roadmap.session() as session:
+        director = session.exec(
+            select(Person).where(Person.role == "director", Person.scope == uai).order_by(col(Person.source).desc())
+        ).first()
+        school = session.get(School, uai)
+        ien = session.exec(
+            select(Person).where(Person.role == "ien", Person.scope == (school.circonscription_uai if school else ""))
+        ).first()
+    if director is None or ien is None:
+        raise ValueError(f"demo school {uai} has no director or IEN contact")
+    for state, items, event in HAPPY_PATH:
+        if state == until:
+            return state
+        for item, raw in items.items():
+            roadmap.check(uai, item, _value(raw, roadmap, files_dir), director.email)
+        actor = ien.email if event == "approve" else director.email
+        roadmap.fire(uai, event, actor)
+    return until

@@ -1,0 +1,213 @@
+"""The directory in the database: import of an annuaire extract, people and their scopes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
+from roadmap.errors import InvalidValue
+from roadmap.models import Academie, Circonscription, Departement, Person, School
+from roadmap.permissions import check_scope
+from roadmap.territory import AcademieInfo
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+StartInstance = Callable[[Session, School], None]
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    schools_created: int = 0
+    schools_updated: int = 0
+    schools_unchanged: int = 0
+    circonscriptions: int = 0
+    contacts: int = 0
+    ignored: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    without_circonscription: list[str] = field(default_factory=list)
+
+    @property
+    def schools(self) -> int:
+        return self.schools_created + self.schools_updated + self.schools_unchanged
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'").split())
+
+
+def short_circonscription_name(name: str) -> str:
+    return re.sub(r"^circonscription d'inspection\s+du 1er degr[eé]\s+", "", name, flags=re.IGNORECASE).strip()
+
+
+def import_extract(
+    session: Session, extract: AnnuaireExtract, zones: dict[str, AcademieInfo], start_instance: StartInstance
+) -> ImportReport:
+    """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates."""
+    report = ImportReport(path=extract.path, ignored=extract.ignored, rejected=list(extract.errors))
+    for record in extract.records:
+        _upsert_departement(session, record, zones)
+    session.flush()
+    circonscriptions = {c.uai: c for c in session.exec(select(Circonscription)).all()}
+    for record in extract.records:
+        if record.kind == "circonscription":
+            circonscriptions[record.uai] = _upsert_circonscription(session, record, circonscriptions.get(record.uai))
+            report.circonscriptions += 1
+    for record in extract.records:
+        if (
+            record.kind == "school"
+            and record.circonscription_uai
+            and record.circonscription_uai not in circonscriptions
+        ):
+            created = Circonscription(
+                uai=record.circonscription_uai,
+                name=record.circonscription_name or record.circonscription_uai,
+                departement_code=record.departement_code,
+            )
+            session.add(created)
+            circonscriptions[created.uai] = created
+            report.circonscriptions += 1
+    session.flush()
+    by_name = {(c.departement_code, _fold(c.name)): c.uai for c in circonscriptions.values()}
+    existing = {s.uai: s for s in session.exec(select(School)).all()}
+    for record in extract.records:
+        if record.kind != "school":
+            continue
+        circonscription_uai = record.circonscription_uai or by_name.get(
+            (record.departement_code, _fold(record.circonscription_name))
+        )
+        if not circonscription_uai:
+            report.without_circonscription.append(record.uai)
+        fields: dict[str, Any] = {
+            "name": record.name,
+            "sector": record.sector,
+            "nature_code": record.nature_code,
+            "street": record.street,
+            "locality": record.locality,
+            "postal_code": record.postal_code,
+            "commune": record.commune,
+            "phone": record.phone,
+            "email": record.email,
+            "departement_code": record.departement_code,
+            "circonscription_uai": circonscription_uai,
+        }
+        school = existing.get(record.uai)
+        if school is None:
+            school = School(uai=record.uai, **fields)
+            session.add(school)
+            session.flush()
+            start_instance(session, school)
+            existing[school.uai] = school
+            report.schools_created += 1
+        elif any(getattr(school, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(school, key, value)
+            session.add(school)
+            report.schools_updated += 1
+        else:
+            report.schools_unchanged += 1
+    session.flush()
+    report.contacts = _sync_contacts(session, extract.records, circonscriptions)
+    return report
+
+
+def _upsert_departement(session: Session, record: AnnuaireRecord, zones: dict[str, AcademieInfo]) -> None:
+    academie = session.get(Academie, record.academie_code)
+    info = zones.get(record.academie_code)
+    name = record.academie_name or (info.name if info else record.academie_code)
+    if academie is None:
+        session.add(Academie(code=record.academie_code, name=name, holiday_zone=info.zone if info else None))
+    elif academie.name != name:
+        academie.name = name
+        session.add(academie)
+    departement = session.get(Departement, record.departement_code)
+    if departement is None:
+        session.add(
+            Departement(
+                code=record.departement_code,
+                name=record.departement_name or record.departement_code,
+                academie_code=record.academie_code,
+            )
+        )
+        session.flush()
+
+
+def _upsert_circonscription(
+    session: Session, record: AnnuaireRecord, current: Circonscription | None
+) -> Circonscription:
+    circonscription = current or Circonscription(
+        uai=record.uai, name=record.name, departement_code=record.departement_code
+    )
+    circonscription.name = record.name
+    circonscription.departement_code = record.departement_code
+    circonscription.email = record.email or circonscription.email
+    circonscription.phone = record.phone or circonscription.phone
+    session.add(circonscription)
+    return circonscription
+
+
+def _sync_contacts(
+    session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, Circonscription]
+) -> int:
+    """Functional mailboxes of the annuaire become people: the school's direction, the circonscription's IEN."""
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    for record in records:
+        if not record.email or not _EMAIL.match(record.email):
+            continue
+        if record.kind == "school":
+            wanted[("director", record.uai)] = (record.email.lower(), f"Direction — {record.name}")
+        else:
+            short = short_circonscription_name(circonscriptions[record.uai].name)
+            wanted[("ien", record.uai)] = (record.email.lower(), f"IEN — circonscription {short}")
+    people = session.exec(select(Person)).all()
+    by_email = {p.email: p for p in people}
+    from_annuaire = {(p.role, p.scope): p for p in people if p.source == "annuaire"}
+    count = 0
+    for (role, scope), (email, name) in wanted.items():
+        person = from_annuaire.get((role, scope))
+        owner = by_email.get(email)
+        if owner is not None and owner is not person:
+            continue  # the address already belongs to someone registered by hand, or to another scope
+        if person is None:
+            person = Person(email=email, name=name, role=role, scope=scope, source="annuaire")
+            by_email[email] = person
+        else:
+            by_email.pop(person.email, None)
+            person.email, person.name = email, name
+            by_email[email] = person
+        session.add(person)
+        count += 1
+    return count
+
+
+def add_person(session: Session, email: str, role: str, scope: str, name: str) -> Person:
+    address = email.strip().lower()
+    if not _EMAIL.match(address):
+        raise InvalidValue("EMAIL", email, "adresse électronique invalide.", hint="exemple : prenom.nom@ac-rennes.fr")
+    if not name.strip():
+        raise InvalidValue("--name", name, "le nom est vide.", hint="indiquez le prénom et le nom.")
+    normalized = check_scope(session, role, scope)
+    if session.exec(select(Person).where(Person.email == address)).first() is not None:
+        raise InvalidValue(
+            "EMAIL",
+            address,
+            "cette adresse est déjà enregistrée.",
+            hint="consultez « roadmap people list » ; une adresse ne désigne qu'une personne.",
+        )
+    person = Person(email=address, name=name.strip(), role=role, scope=normalized, source="manual")
+    session.add(person)
+    return person
+
+
+def list_people(session: Session, role: str | None = None) -> list[Person]:
+    query = select(Person).order_by(col(Person.role), col(Person.scope), col(Person.email))
+    if role:
+        query = query.where(Person.role == role)
+    return list(session.exec(query).all())

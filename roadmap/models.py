@@ -1,0 +1,87 @@
+"""Territory and directory tables: académies, départements, circonscriptions, écoles, people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, get_args
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from workflows.models import utcnow
+
+Role = Literal["director", "ien", "cpd", "dane", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+ROLE_LABELS: dict[str, str] = {
+    "director": "direction d'école",
+    "ien": "IEN de circonscription",
+    "cpd": "CPD numérique",
+    "dane": "DANE",
+    "admin": "administration",
+}
+# What a person's scope designates, by role.
+SCOPE_KINDS: dict[str, str] = {
+    "director": "école (UAI)",
+    "ien": "circonscription (UAI)",
+    "cpd": "département (code, ex. 035)",
+    "dane": "académie (code, ex. 14)",
+    "admin": "tout le territoire (*)",
+}
+
+
+class Academie(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=4)
+    name: str = Field(max_length=120)
+    holiday_zone: str | None = Field(default=None, max_length=16)
+
+
+class Departement(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=4)
+    name: str = Field(max_length=120)
+    academie_code: str = Field(foreign_key="academie.code", index=True)
+
+
+class Circonscription(SQLModel, table=True):
+    uai: str = Field(primary_key=True, max_length=8)
+    name: str = Field(max_length=200)
+    departement_code: str = Field(foreign_key="departement.code", index=True)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+
+
+class School(SQLModel, table=True):
+    uai: str = Field(primary_key=True, max_length=8)
+    name: str = Field(max_length=200)
+    sector: str = Field(max_length=16)
+    nature_code: str = Field(default="", max_length=8)
+    street: str = Field(default="", max_length=200)
+    locality: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=5)
+    commune: str = Field(default="", max_length=120)
+    phone: str = Field(default="", max_length=20)
+    email: str = Field(default="", max_length=254)
+    departement_code: str = Field(foreign_key="departement.code", index=True)
+    circonscription_uai: str | None = Field(default=None, foreign_key="circonscription.uai", index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    scope: str = Field(max_length=16, index=True)
+    source: str = Field(default="manual", max_length=16)  # "manual" or "annuaire" (functional mailbox)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class StoredFile(SQLModel, table=True):
+    """A file attached to a checklist item; content lives in the file store, addressed by its hash."""
+
+    __tablename__ = "stored_file"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    size: int
+    media_type: str = Field(default="application/octet-stream", max_length=128)
+    stored_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

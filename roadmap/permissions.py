@@ -1,0 +1,97 @@
+"""Who may act where: a person's scope (by role) against a school. Enforced in the service layer."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, SQLModel
+
+from roadmap.errors import InvalidValue
+from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS, Academie, Circonscription, Departement, School
+from roadmap.uai import normalize_uai, uai_problem
+from workflows import Actor
+from workflows.models import WorkflowInstance
+
+ADMIN_SCOPE = "*"
+
+
+def normalize_scope(role: str, scope: str) -> str:
+    """Canonical form of a scope: UAI upper-cased, département on 3 digits, académie on 2."""
+    text = scope.strip()
+    if role in ("director", "ien"):
+        return normalize_uai(text)
+    if role == "cpd" and text.isdigit():
+        return text.zfill(3)
+    if role == "dane" and text.isdigit():
+        return text.zfill(2)
+    if role == "admin" and text in ("", "*"):
+        return ADMIN_SCOPE
+    return text.upper()
+
+
+def check_scope(session: Session, role: str, scope: str) -> str:
+    """Validate a (role, scope) pair against the directory; returns the normalized scope."""
+    if role not in ROLES:
+        raise InvalidValue("--role", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
+    normalized = normalize_scope(role, scope)
+    kind = SCOPE_KINDS[role]
+    hint = f"pour le rôle {role}, le périmètre est : {kind}."
+    if role in ("director", "ien"):
+        problem = uai_problem(normalized)
+        if problem:
+            raise InvalidValue("--scope", scope, f"UAI invalide : {problem}.", hint=hint)
+    tables: dict[str, type[SQLModel]] = {
+        "director": School,
+        "ien": Circonscription,
+        "cpd": Departement,
+        "dane": Academie,
+    }
+    table = tables.get(role)
+    if table is None:
+        if normalized != ADMIN_SCOPE:
+            raise InvalidValue(
+                "--scope", scope, "un administrateur couvre tout le territoire.", hint="utilisez --scope '*'."
+            )
+        return normalized
+    if session.get(table, normalized) is None:
+        raise InvalidValue(
+            "--scope",
+            scope,
+            f"aucun(e) {kind} de ce code n'est connu(e).",
+            hint=hint + " Importez d'abord l'annuaire (roadmap import annuaire FICHIER).",
+        )
+    return normalized
+
+
+def school_academie(session: Session, school: School) -> str | None:
+    departement = session.get(Departement, school.departement_code)
+    return departement.academie_code if departement else None
+
+
+def covers(session: Session, role: str, scope: str, school: School) -> bool:
+    if role == "admin":
+        return True
+    if role == "director":
+        return school.uai == scope
+    if role == "ien":
+        return school.circonscription_uai == scope
+    if role == "cpd":
+        return school.departement_code == scope
+    if role == "dane":
+        return school_academie(session, school) == scope
+    return False
+
+
+def authorize(session: Session, actor: Actor, instance: WorkflowInstance, school: object) -> list[str]:
+    """Engine hook: the reasons why `actor` may not act on this school (empty when in scope)."""
+    if not isinstance(school, School):
+        return [f"école {instance.subject} introuvable dans l'annuaire."]
+    if covers(session, actor.role, actor.scope, school):
+        return []
+    what = {
+        "director": f"qui dirige l'école {actor.scope}",
+        "ien": f"IEN de la circonscription {actor.scope}, alors que l'école relève de "
+        f"{school.circonscription_uai or 'aucune circonscription connue'}",
+        "cpd": f"CPD du département {actor.scope}, alors que l'école est dans le département {school.departement_code}",
+        "dane": f"DANE de l'académie {actor.scope}, alors que l'école relève de l'académie "
+        f"{school_academie(session, school)}",
+    }.get(actor.role, f"rôle {ROLE_LABELS.get(actor.role, actor.role)}")
+    return [f"{actor.label or actor.id} ({what}) n'est pas habilité(e) à agir pour l'école {school.uai}."]

@@ -1,0 +1,103 @@
+"""Shared fixtures: a fresh, migrated database per test, on SQLite and (when the test command started one)
+PostgreSQL. Migrations run once per worker into a template; each test gets a copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from roadmap.db import make_engine, migrate
+from roadmap.settings import REPO_DATA, Settings
+
+POSTGRES_URL = os.environ.get("ROADMAP_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+ANNUAIRE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "annuaire"
+if not ANNUAIRE_DIR.exists():  # CI clones next to shared/; a developer's checkout may sit elsewhere
+    ANNUAIRE_DIR = Path(os.environ.get("ROADMAP_ANNUAIRE_DIR", "../shared/data/annuaire")).resolve()
+ILLE_ET_VILAINE = ANNUAIRE_DIR / "annuaire-education_035-ille-et-vilaine_2023.csv"
+VAL_DE_MARNE = ANNUAIRE_DIR / "annuaire-education_094-val-de-marne_2026.csv"
+
+
+def pytest_report_header() -> str:
+    return "database backends: " + ", ".join(BACKENDS) + (
+        "" if POSTGRES_URL else " (set ROADMAP_TEST_POSTGRES_URL, or run `make test`, for PostgreSQL too)")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    assert POSTGRES_URL
+    name = f"roadmap_template_{_worker()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    migrate(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a brand-new database, already migrated to the latest revision."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "roadmap.sqlite3"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    assert POSTGRES_URL
+    template_name: str = request.getfixturevalue("postgres_template")
+    name = f"roadmap_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=database_url, definitions_dir=REPO_DATA / "roadmaps",
+                    territory_file=REPO_DATA / "territory" / "academies.toml")
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point the `roadmap` command (in-process or subprocess) at this test's database."""
+    monkeypatch.setenv("ROADMAP_HOME", str(settings.home))
+    monkeypatch.setenv("ROADMAP_DATABASE_URL", settings.database_url)
+    return settings

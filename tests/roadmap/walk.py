@@ -1,0 +1,79 @@
+"""A complete, lawful walk of one school through the roadmap, reused by several tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from roadmap.service import Roadmap
+
+SCHOOL = "0350122T"  # École primaire publique les Lucioles, Baulon — circonscription de Bruz (0350739N)
+SCHOOL_CIRCO = "0350739N"
+OTHER_SCHOOL = "0350165P"  # Cardroc — circonscription de Saint Grégoire
+DIRECTOR = "claire.martin@ac-rennes.fr"
+IEN = "ce.ien35.bruz@ac-rennes.fr"  # the circonscription's mailbox, imported from the annuaire
+CPD = "cpd.numerique35@ac-rennes.fr"
+DANE = "dane.premier-degre@ac-rennes.fr"
+
+DEFINITION_ITEMS = {
+    "teachers_council_date": "12/09/2026",
+    "features": "messagerie, blog, cahier de liaison",
+    "ent": "One 1D (Open Digital Education)",
+    "sdet_framework": "oui",
+    "secondary_interoperability": "oui",
+    "reversibility": "oui",
+    "editor_support": "oui",
+    "admin_tools": "oui",
+}
+FUNDING_ITEMS = {"presented_to_collectivite": "2026-09-20", "funding_agreement": "oui", "contract_signed": "oui"}
+COUNCIL_ITEMS = {"council_date": "06/11/2026", "reasons_presented": "oui", "onde_transfer_announced": "oui",
+                 "no_consent_explained": "oui", "rights_explained": "oui"}
+TRANSMISSION_ITEMS = {"row_checked": "oui", "sent_to_ien": "oui"}
+SETUP_ITEMS = {"configured": "oui", "delivery_date": "2026-11-15", "accepted_by_collectivite": "oui"}
+GDPR_ITEMS = {"legal_notices_shown": "oui", "record_sent_to_dsden": "2026-11-18"}
+TRAINING_ITEMS = {"technical_training_date": "2026-11-19", "usage_training_date": "2026-11-20"}
+
+
+def add_people(roadmap: Roadmap, school: str = SCHOOL, director: str = DIRECTOR) -> None:
+    roadmap.add_person(director, "director", school, "Claire Martin")
+    roadmap.add_person(CPD, "cpd", "035", "Paul Le Gall")
+    roadmap.add_person(DANE, "dane", "14", "Anne Riou")
+
+
+def fill(roadmap: Roadmap, uai: str, items: dict[str, str], by: str) -> None:
+    for item, value in items.items():
+        roadmap.check(uai, item, value, by)
+
+
+def minutes_file(tmp_path: Path) -> Path:
+    path = tmp_path / "compte-rendu-conseil-ecole.pdf"
+    path.write_bytes(b"%PDF-1.4 compte rendu du conseil d'ecole\n")
+    return path
+
+
+def walk_to_transmission(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR,
+                         ien: str = IEN) -> None:
+    fill(roadmap, uai, DEFINITION_ITEMS, director)
+    roadmap.fire(uai, "advance", director)
+    fill(roadmap, uai, FUNDING_ITEMS, director)
+    roadmap.fire(uai, "advance", director)
+    fill(roadmap, uai, COUNCIL_ITEMS, director)
+    roadmap.check(uai, "minutes", str(minutes_file(tmp_path)), director)
+    roadmap.fire(uai, "advance", director)
+    roadmap.fire(uai, "approve", ien)
+
+
+def walk_from_transmission_to_deployed(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
+                                       director: str = DIRECTOR, first_in_departement: bool = True) -> None:
+    fill(roadmap, uai, TRANSMISSION_ITEMS, director)
+    roadmap.fire(uai, "advance", director)
+    roadmap.fire(uai, "approve" if first_in_departement else "advance", DANE if first_in_departement else CPD)
+    fill(roadmap, uai, SETUP_ITEMS, director)
+    roadmap.fire(uai, "advance", director)
+    fill(roadmap, uai, GDPR_ITEMS, director)
+    record = tmp_path / "fiche-traitement.pdf"
+    record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
+    roadmap.check(uai, "processing_record", str(record), director)
+    roadmap.fire(uai, "advance", director)
+    fill(roadmap, uai, TRAINING_ITEMS, director)
+    roadmap.fire(uai, "advance", director)
+    roadmap.fire(uai, "skip", director, note="Réunion des parents reportée à la rentrée prochaine")

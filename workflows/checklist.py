@@ -1,0 +1,99 @@
+"""Typed checklist items: what a step asks for, how user input becomes a stored value, when an item is done."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal, get_args
+
+from workflows.errors import InvalidItemValue
+
+ItemType = Literal["bool", "date", "choice", "text", "file"]
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
+
+_TRUE = {"oui", "o", "vrai", "true", "1", "yes", "y", "x", "fait"}
+_FALSE = {"non", "n", "faux", "false", "0", "no"}
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+
+
+def parse_date(raw: str) -> date:
+    """Accept ISO (2026-11-23) and French (23/11/2026) dates."""
+    text = raw.strip()
+    try:
+        if "/" in text:
+            day, month, year = (int(part) for part in text.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ") from error
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    label: str
+    type: ItemType
+    required: bool = True
+    choices: tuple[str, ...] = field(default_factory=tuple)
+    help: str = ""
+
+    def coerce(self, raw: object) -> Any:
+        """Turn user input (text from a form or the CLI, or a native value) into the JSON value stored."""
+        try:
+            return self._coerce(raw)
+        except ValueError as error:
+            raise InvalidItemValue(self.label, raw, str(error)) from error
+
+    def _coerce(self, raw: object) -> Any:
+        if self.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            folded = _fold(str(raw))
+            if folded in _TRUE:
+                return True
+            if folded in _FALSE:
+                return False
+            raise ValueError("répondez oui ou non")
+        if self.type == "date":
+            if isinstance(raw, date):
+                return raw.isoformat()
+            return parse_date(str(raw)).isoformat()
+        if self.type == "choice":
+            wanted = _fold(str(raw))
+            for choice in self.choices:
+                if _fold(choice) == wanted:
+                    return choice
+            raise ValueError("choisissez parmi : " + ", ".join(f"« {c} »" for c in self.choices))
+        if self.type == "text":
+            text = str(raw).strip()
+            if not text:
+                raise ValueError("le texte est vide")
+            return text
+        if isinstance(raw, Mapping) and raw.get("name") and raw.get("sha256"):
+            return dict(raw)
+        raise ValueError("un fichier enregistré est attendu")
+
+    def is_done(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.type == "bool":
+            return value is True
+        return bool(value)
+
+    def display(self, value: Any) -> str:
+        """French rendering of a stored value."""
+        if value is None:
+            return "—"
+        if self.type == "bool":
+            return "oui" if value else "non"
+        if self.type == "date":
+            return date.fromisoformat(value).strftime("%d/%m/%Y")
+        if self.type == "file":
+            return f"{value.get('name')} ({value.get('size', '?')} octets)"
+        return str(value)

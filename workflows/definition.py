@@ -1,0 +1,544 @@
+"""Workflow definitions declared as data (TOML), validated on load.
+
+A definition has steps (each with a checklist and optional waiting sub-states), extra states (holds and
+finals) and transitions. Transition sources may be "*" (every non-final state) and the destination
+"@return" sends an instance back to the state it was in before entering a hold state. A variant
+`extends` another definition and appends checklist items to its steps.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+from workflows.checklist import ITEM_TYPES, ChecklistItem, ItemType
+from workflows.errors import DefinitionError
+
+ANY_STATE = "*"
+RETURN = "@return"
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    id: str
+    label: str
+    step: str | None = None  # the step this state belongs to (None for holds and finals)
+    final: bool = False
+    hold: bool = False  # entering it remembers where the instance came from (for "@return")
+    waiting_for: str = ""  # who or what a waiting sub-state waits for
+
+    @property
+    def is_step_entry(self) -> bool:
+        return self.step is not None and self.id == self.step
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    id: str
+    label: str
+    roles: tuple[str, ...]
+    checklist: tuple[ChecklistItem, ...]
+    description: str = ""
+    optional: bool = False
+
+    def item(self, item_id: str) -> ChecklistItem | None:
+        return next((item for item in self.checklist if item.id == item_id), None)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    event: str
+    source: str
+    dest: str  # a state id, or RETURN
+    roles: tuple[str, ...]
+    guards: tuple[str, ...] = ()
+    note_required: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    id: str
+    label: str
+    version: int
+    initial: str
+    steps: tuple[StepSpec, ...]
+    states: Mapping[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+    events: Mapping[str, str]  # event id -> French label
+    roles: Mapping[str, str]  # role id -> French label
+    applies_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extends: str | None = None
+    source: str | None = None
+
+    def step(self, step_id: str) -> StepSpec | None:
+        return next((step for step in self.steps if step.id == step_id), None)
+
+    def step_of(self, state_id: str) -> StepSpec | None:
+        state = self.states.get(state_id)
+        return self.step(state.step) if state and state.step else None
+
+    def state_label(self, state_id: str) -> str:
+        state = self.states.get(state_id)
+        return state.label if state else state_id
+
+    def event_label(self, event: str) -> str:
+        return self.events.get(event, event)
+
+    def role_label(self, role: str) -> str:
+        return self.roles.get(role, role)
+
+    @property
+    def final_states(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.states.values() if s.final)
+
+    def sources_of(self, transition: TransitionSpec) -> tuple[str, ...]:
+        """Concrete source states of a transition ("*" expands to every non-final state but its target)."""
+        if transition.source != ANY_STATE:
+            return (transition.source,)
+        return tuple(s.id for s in self.states.values() if not s.final and s.id != transition.dest)
+
+    def return_targets(self, hold_state: str) -> tuple[str, ...]:
+        """States an instance may have come from when it entered `hold_state`."""
+        targets: list[str] = []
+        for transition in self.transitions:
+            if transition.dest == hold_state:
+                targets += [s for s in self.sources_of(transition) if s not in targets]
+        return tuple(targets)
+
+    def edges(self) -> Iterable[tuple[TransitionSpec, str, str]]:
+        """Every concrete (transition, source, destination) edge, "@return" expanded."""
+        for transition in self.transitions:
+            for source in self.sources_of(transition):
+                if transition.dest == RETURN:
+                    for target in self.return_targets(source):
+                        yield transition, source, target
+                else:
+                    yield transition, source, transition.dest
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def load_definitions(directory: Path, *, guards: Collection[str], roles: Mapping[str, str]) -> dict[str, Definition]:
+    """Load and validate every `*.toml` definition of a directory, resolving `extends`."""
+    raw: dict[str, tuple[Path, str, dict[str, Any]]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        document = _parse_toml(path, text)
+        definition_id = document.get("id")
+        if not isinstance(definition_id, str) or not definition_id:
+            raise DefinitionError(path, "la clé « id » (identifiant de la définition) manque en tête de fichier.")
+        if definition_id in raw:
+            raise DefinitionError(
+                path,
+                f"identifiant « {definition_id} » déjà utilisé par {raw[definition_id][0].name}.",
+                line=_locate(text, "id", definition_id),
+            )
+        raw[definition_id] = (path, text, document)
+    if not raw:
+        raise DefinitionError(directory, "aucun fichier de définition (*.toml) dans ce dossier.")
+    loaded: dict[str, Definition] = {}
+
+    def resolve(definition_id: str, chain: tuple[str, ...]) -> Definition:
+        if definition_id in loaded:
+            return loaded[definition_id]
+        path, text, document = raw[definition_id]
+        parent_id = document.get("extends")
+        base = None
+        if parent_id is not None:
+            if parent_id not in raw:
+                raise DefinitionError(
+                    path,
+                    f"« extends » désigne une définition inconnue : « {parent_id} ».",
+                    line=_locate(text, "extends", str(parent_id)),
+                    hint="définitions disponibles : " + ", ".join(sorted(raw)),
+                )
+            if parent_id in chain:
+                raise DefinitionError(path, "cycle d'extensions : " + " → ".join((*chain, parent_id)))
+            base = resolve(parent_id, (*chain, definition_id))
+        definition = build_definition(document, guards=guards, roles=roles, source=path, text=text, base=base)
+        loaded[definition_id] = definition
+        return definition
+
+    for definition_id in raw:
+        resolve(definition_id, (definition_id,))
+    return loaded
+
+
+def load_definition_file(
+    path: Path, *, guards: Collection[str], roles: Mapping[str, str], known: Mapping[str, Definition] | None = None
+) -> Definition:
+    """Load one file (e.g. to check an académie's draft); `known` resolves its `extends`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DefinitionError(
+            path, f"fichier illisible ({error}).", hint="vérifiez le chemin et que le fichier est en UTF-8."
+        ) from error
+    document = _parse_toml(path, text)
+    base = None
+    parent_id = document.get("extends")
+    if parent_id is not None:
+        if not known or parent_id not in known:
+            raise DefinitionError(
+                path,
+                f"« extends » désigne une définition inconnue : « {parent_id} ».",
+                line=_locate(text, "extends", str(parent_id)),
+            )
+        base = known[parent_id]
+    return build_definition(document, guards=guards, roles=roles, source=path, text=text, base=base)
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        line, column = (int(match.group(1)), int(match.group(2))) if match else (None, None)
+        problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise DefinitionError(
+            path,
+            f"syntaxe TOML invalide ({problem}).",
+            line=line,
+            column=column,
+            hint="corrigez la syntaxe à cet endroit (guillemets, crochets, virgules).",
+        ) from error
+
+
+def _locate(text: str | None, key: str, value: str) -> int | None:
+    """Line of the first `key = "value"` in the source text, to point users at the offending spot."""
+    if not text:
+        return None
+    match = re.search(rf'^\s*{re.escape(key)}\s*=\s*["\']{re.escape(value)}["\']', text, re.MULTILINE)
+    if match is None:
+        match = re.search(rf'["\']{re.escape(value)}["\']', text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+class _Builder:
+    """Builds one Definition from a parsed document; every error names the offending step or transition."""
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        *,
+        guards: Collection[str],
+        roles: Mapping[str, str],
+        source: Path | None,
+        text: str | None,
+    ) -> None:
+        self.document = document
+        self.guards = set(guards)
+        self.roles = roles
+        self.source = source
+        self.text = text
+
+    def fail(self, problem: str, *, key: str = "id", value: str = "", hint: str = "") -> DefinitionError:
+        line = _locate(self.text, key, value) if value else None
+        return DefinitionError(self.source, problem, line=line, hint=hint)
+
+    def string(self, table: Mapping[str, Any], key: str, where: str) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{where} : la clé « {key} » doit être un texte non vide.", value=str(table.get("id", "")))
+        return value.strip()
+
+    def identifier(self, table: Mapping[str, Any], where: str) -> str:
+        value = self.string(table, "id", where)
+        if not _ID.match(value):
+            raise self.fail(
+                f"{where} : identifiant « {value} » invalide (minuscules, chiffres et _ uniquement).", value=value
+            )
+        return value
+
+    def role_list(self, table: Mapping[str, Any], where: str, owner: str) -> tuple[str, ...]:
+        value = table.get("roles", [])
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise self.fail(f"{where} : « roles » doit être une liste de rôles.", value=owner)
+        for role in value:
+            if role not in self.roles:
+                raise self.fail(
+                    f"{where} : rôle inconnu « {role} ».",
+                    key="roles",
+                    value=role,
+                    hint="rôles connus : " + ", ".join(self.roles),
+                )
+        return tuple(value)
+
+    def item(self, table: Mapping[str, Any], where: str) -> ChecklistItem:
+        item_id = self.identifier(table, where)
+        where = f"{where}, élément « {item_id} »"
+        item_type = table.get("type")
+        if item_type not in ITEM_TYPES:
+            raise self.fail(
+                f"{where} : type « {item_type} » inconnu.",
+                value=item_id,
+                hint="types possibles : " + ", ".join(ITEM_TYPES),
+            )
+        required = table.get("required", True)
+        if not isinstance(required, bool):
+            raise self.fail(f"{where} : « required » doit valoir true ou false.", value=item_id)
+        choices = table.get("choices", [])
+        if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
+            raise self.fail(f"{where} : « choices » doit être une liste de textes.", value=item_id)
+        if item_type == "choice" and len(choices) < 2:
+            raise self.fail(f"{where} : un élément de type choice demande au moins deux « choices ».", value=item_id)
+        if item_type != "choice" and choices:
+            raise self.fail(f"{where} : « choices » n'a de sens que pour le type choice.", value=item_id)
+        if len(set(choices)) != len(choices):
+            raise self.fail(f"{where} : un choix apparaît deux fois.", value=item_id)
+        return ChecklistItem(
+            id=item_id,
+            label=self.string(table, "label", where),
+            type=cast(ItemType, item_type),
+            required=required,
+            choices=tuple(choices),
+            help=str(table.get("help", "")),
+        )
+
+    def checklist(self, entries: Any, where: str, existing: Iterable[ChecklistItem] = ()) -> tuple[ChecklistItem, ...]:
+        if not isinstance(entries, list):
+            raise self.fail(f"{where} : « checklist » doit être une liste d'éléments ([[...checklist]]).")
+        items = list(existing)
+        for entry in entries:
+            item = self.item(entry, where)
+            if any(other.id == item.id for other in items):
+                raise self.fail(f"{where} : élément « {item.id} » déclaré deux fois.", value=item.id)
+            items.append(item)
+        return tuple(items)
+
+
+def build_definition(
+    document: Mapping[str, Any],
+    *,
+    guards: Collection[str],
+    roles: Mapping[str, str],
+    source: Path | None = None,
+    text: str | None = None,
+    base: Definition | None = None,
+) -> Definition:
+    b = _Builder(document, guards=guards, roles=roles, source=source, text=text)
+    definition_id = b.identifier(document, "définition")
+    label = b.string(document, "label", f"définition « {definition_id} »")
+    applies_to = {str(k): tuple(str(v) for v in values) for k, values in dict(document.get("applies_to", {})).items()}
+    if base is not None:
+        definition = _extend(b, base, document, definition_id, label, applies_to)
+    else:
+        definition = _build_base(b, document, definition_id, label, applies_to)
+    _check_graph(b, definition)
+    return definition
+
+
+def _extend(
+    b: _Builder,
+    base: Definition,
+    document: Mapping[str, Any],
+    definition_id: str,
+    label: str,
+    applies_to: dict[str, tuple[str, ...]],
+) -> Definition:
+    for key in ("steps", "states", "transitions", "initial"):
+        if key in document:
+            raise b.fail(
+                f"définition « {definition_id} » : une variante ne redéfinit pas « {key} » ; "
+                "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
+            )
+    additions: dict[str, list[Any]] = {}
+    for entry in document.get("checklist", []):
+        step_id = entry.get("step") if isinstance(entry, dict) else None
+        if not isinstance(step_id, str) or base.step(step_id) is None:
+            raise b.fail(
+                f"définition « {definition_id} » : élément ajouté à une étape inconnue « {step_id} ».",
+                key="step",
+                value=str(step_id),
+                hint="étapes : " + ", ".join(step.id for step in base.steps),
+            )
+        additions.setdefault(step_id, []).append({k: v for k, v in entry.items() if k != "step"})
+    steps = tuple(
+        replace(step, checklist=b.checklist(additions[step.id], f"étape « {step.id} »", step.checklist))
+        if step.id in additions
+        else step
+        for step in base.steps
+    )
+    events = {**base.events, **{str(k): str(v) for k, v in dict(document.get("events", {})).items()}}
+    return replace(
+        base,
+        id=definition_id,
+        label=label,
+        steps=steps,
+        events=events,
+        applies_to=applies_to,
+        extends=base.id,
+        source=str(b.source) if b.source else None,
+        version=int(document.get("version", base.version)),
+    )
+
+
+def _build_base(
+    b: _Builder, document: Mapping[str, Any], definition_id: str, label: str, applies_to: dict[str, tuple[str, ...]]
+) -> Definition:
+    events = document.get("events")
+    if not isinstance(events, dict) or not events:
+        raise b.fail(f"définition « {definition_id} » : la table [events] (action → libellé) manque.")
+    steps: list[StepSpec] = []
+    states: dict[str, StateSpec] = {}
+
+    def add_state(state: StateSpec) -> None:
+        if state.id in states:
+            raise b.fail(f"état « {state.id} » déclaré deux fois.", value=state.id.rsplit(".", 1)[-1])
+        states[state.id] = state
+
+    raw_steps = document.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise b.fail(f"définition « {definition_id} » : aucune étape ([[steps]]).")
+    for raw_step in raw_steps:
+        step_id = b.identifier(raw_step, "étape")
+        where = f"étape « {step_id} »"
+        step = StepSpec(
+            id=step_id,
+            label=b.string(raw_step, "label", where),
+            roles=b.role_list(raw_step, where, step_id),
+            checklist=b.checklist(raw_step.get("checklist", []), where),
+            description=str(raw_step.get("description", "")),
+            optional=bool(raw_step.get("optional", False)),
+        )
+        steps.append(step)
+        add_state(StateSpec(id=step_id, label=step.label, step=step_id))
+        for raw_sub in raw_step.get("waiting", []):
+            sub_id = b.identifier(raw_sub, f"{where}, sous-état")
+            sub_where = f"{where}, sous-état « {sub_id} »"
+            add_state(
+                StateSpec(
+                    id=f"{step_id}.{sub_id}",
+                    label=b.string(raw_sub, "label", sub_where),
+                    step=step_id,
+                    waiting_for=str(raw_sub.get("waiting_for", "")),
+                )
+            )
+    for raw_state in document.get("states", []):
+        state_id = b.identifier(raw_state, "état")
+        add_state(
+            StateSpec(
+                id=state_id,
+                label=b.string(raw_state, "label", f"état « {state_id} »"),
+                final=bool(raw_state.get("final", False)),
+                hold=bool(raw_state.get("hold", False)),
+            )
+        )
+    initial = document.get("initial", steps[0].id)
+    if initial not in states:
+        raise b.fail(f"état initial « {initial} » inconnu.", key="initial", value=str(initial))
+
+    transitions: list[TransitionSpec] = []
+    for raw in document.get("transitions", []):
+        event, source, dest = raw.get("event"), raw.get("from"), raw.get("to")
+        where = f"transition « {event} » de « {source} » vers « {dest} »"
+        if event not in events:
+            raise b.fail(
+                f"{where} : action inconnue (absente de [events]).",
+                key="event",
+                value=str(event),
+                hint="actions déclarées : " + ", ".join(events),
+            )
+        if source != ANY_STATE and source not in states:
+            raise b.fail(f"{where} : état de départ inconnu.", key="from", value=str(source))
+        if dest != RETURN and dest not in states:
+            raise b.fail(f"{where} : état d'arrivée inconnu.", key="to", value=str(dest))
+        if source in states and states[source].final:
+            raise b.fail(f"{where} : un état final n'a pas de transition sortante.", key="from", value=str(source))
+        if dest == RETURN and not (source in states and states[source].hold):
+            raise b.fail(
+                f"{where} : « @return » ne part que d'un état d'attente (hold = true).", key="to", value=RETURN
+            )
+        raw_guards = raw.get("guards", [])
+        for guard in raw_guards:
+            if guard not in b.guards:
+                raise b.fail(
+                    f"{where} : garde inconnue « {guard} ».",
+                    key="guards",
+                    value=guard,
+                    hint="gardes connues : " + ", ".join(sorted(b.guards)),
+                )
+        roles = b.role_list(raw, where, str(event))
+        if not roles:
+            raise b.fail(f"{where} : aucun rôle autorisé (« roles »).", key="event", value=str(event))
+        transitions.append(
+            TransitionSpec(
+                event=str(event),
+                source=str(source),
+                dest=str(dest),
+                roles=roles,
+                guards=tuple(raw_guards),
+                note_required=bool(raw.get("note_required", False)),
+            )
+        )
+    seen: set[tuple[str, str, str]] = set()
+    for transition in transitions:
+        key = (transition.event, transition.source, transition.dest)
+        if key in seen:
+            raise b.fail(
+                f"transition « {transition.event} » de « {transition.source} » vers « {transition.dest} » "
+                "déclarée deux fois.",
+                key="event",
+                value=transition.event,
+            )
+        seen.add(key)
+    return Definition(
+        id=definition_id,
+        label=label,
+        version=int(document.get("version", 1)),
+        initial=str(initial),
+        steps=tuple(steps),
+        states=states,
+        transitions=tuple(transitions),
+        events={str(k): str(v) for k, v in events.items()},
+        roles=dict(b.roles),
+        applies_to=applies_to,
+        source=str(b.source) if b.source else None,
+    )
+
+
+def _check_graph(b: _Builder, definition: Definition) -> None:
+    """Every state reachable from the initial one; from every state, a path to a final state."""
+    if not definition.final_states:
+        raise b.fail(f"définition « {definition.id} » : aucun état final (final = true).")
+    forward: dict[str, set[str]] = {state: set() for state in definition.states}
+    backward: dict[str, set[str]] = {state: set() for state in definition.states}
+    for _transition, source, dest in definition.edges():
+        forward[source].add(dest)
+        backward[dest].add(source)
+    reachable = _closure(definition.initial, forward)
+    for state in definition.states:
+        if state not in reachable:
+            raise b.fail(
+                f"état « {state} » inaccessible depuis l'état initial « {definition.initial} ».",
+                value=state.rsplit(".", 1)[-1],
+                hint="ajoutez une transition qui y mène, ou retirez-le.",
+            )
+    can_finish: set[str] = set()
+    for final in definition.final_states:
+        can_finish |= _closure(final, backward)
+    for state in definition.states:
+        if state not in can_finish:
+            raise b.fail(
+                f"état « {state} » sans chemin vers un état final.",
+                value=state.rsplit(".", 1)[-1],
+                hint="ajoutez une transition qui en sort vers la suite du parcours.",
+            )
+
+
+def _closure(start: str, graph: Mapping[str, set[str]]) -> set[str]:
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        for neighbour in graph[queue.popleft()]:
+            if neighbour not in seen:
+                seen.add(neighbour)
+                queue.append(neighbour)
+    return seen

@@ -1,0 +1,395 @@
+"""The workflow engine: guarded moves and checklist changes on persisted instances.
+
+Each move runs in ONE database transaction: the instance's state and version, its history row and
+whatever the application's hooks add (outgoing messages) are committed together or not at all. The
+version column makes concurrent moves safe: the second writer finds the version changed and gets a
+ConcurrencyConflict, with nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from workflows.definition import Definition, TransitionSpec
+from workflows.errors import ConcurrencyConflict, TransitionRefused, UnknownInstance, WorkflowError
+from workflows.guards import Actor, GuardContext, GuardRegistry
+from workflows.machine import CompiledWorkflow, Edge, compile_definition
+from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
+
+START_EVENT = "start"
+CHECK_EVENT = "check"
+_ENGINE_EVENT_LABELS = {START_EVENT: "Ouverture du parcours", CHECK_EVENT: "Mise à jour de la liste de contrôle"}
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """What happened, handed to hooks inside the transaction and returned to the caller."""
+
+    instance_id: int
+    subject: str
+    definition_id: str
+    event: str
+    source: str
+    target: str
+    actor: Actor
+    at: datetime
+    note: str | None
+    version: int
+    data: Mapping[str, Any] | None = None
+
+
+Authorizer = Callable[[Session, Actor, WorkflowInstance, Any], list[str]]
+SubjectLoader = Callable[[Session, str], Any]
+TransitionHook = Callable[[Session, TransitionRecord], None]
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        db: Engine,
+        definitions: Mapping[str, Definition],
+        guards: GuardRegistry,
+        *,
+        superuser_roles: frozenset[str] = frozenset(),
+        authorize: Authorizer | None = None,
+        load_subject: SubjectLoader | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.guards = guards
+        self.compiled: dict[str, CompiledWorkflow] = {key: compile_definition(d) for key, d in definitions.items()}
+        self.superuser_roles = superuser_roles
+        self.authorize = authorize
+        self.load_subject = load_subject
+        self.clock = clock
+        self.hooks: list[TransitionHook] = []
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def session(self) -> Session:
+        return Session(self.db, expire_on_commit=False)
+
+    def definition(self, definition_id: str) -> Definition:
+        return self.compiled[definition_id].definition
+
+    def get(self, session: Session, subject: str) -> WorkflowInstance:
+        instance = session.exec(select(WorkflowInstance).where(WorkflowInstance.subject == subject)).first()
+        if instance is None:
+            raise UnknownInstance(subject)
+        return instance
+
+    def values(self, session: Session, instance: WorkflowInstance) -> dict[tuple[str, str], Any]:
+        rows = session.exec(select(ChecklistValue).where(ChecklistValue.instance_id == instance.id)).all()
+        return {(row.step, row.item): row.value for row in rows}
+
+    def history(self, session: Session, instance: WorkflowInstance) -> list[HistoryEntry]:
+        query = select(HistoryEntry).where(HistoryEntry.instance_id == instance.id).order_by(col(HistoryEntry.id))
+        return list(session.exec(query).all())
+
+    def event_label(self, definition: Definition, event: str) -> str:
+        return _ENGINE_EVENT_LABELS.get(event) or definition.event_label(event)
+
+    def context(self, session: Session, instance: WorkflowInstance) -> GuardContext:
+        definition = self.definition(instance.definition_id)
+        subject = self.load_subject(session, instance.subject) if self.load_subject else None
+        return GuardContext(
+            session=session,
+            definition=definition,
+            instance=instance,
+            values=self.values(session, instance),
+            now=self.clock(),
+            subject=subject,
+        )
+
+    def guard_reasons(self, ctx: GuardContext, transition: TransitionSpec, target: str) -> list[str]:
+        ctx.target = target
+        reasons: list[str] = []
+        for name in transition.guards:
+            reasons += [r for r in self.guards[name].check(ctx) if r not in reasons]
+        return reasons
+
+    def allowed_events(
+        self, session: Session, instance: WorkflowInstance, ctx: GuardContext | None = None
+    ) -> list[str]:
+        """Events whose guards the data satisfies now, whoever would act (roles and notes not considered)."""
+        compiled = self.compiled[instance.definition_id]
+        ctx = ctx or self.context(session, instance)
+        return [
+            event
+            for event in compiled.events_from(instance.state, instance.held_from)
+            if any(
+                not self.guard_reasons(ctx, edge.spec, edge.dest)
+                for edge in compiled.candidates(instance.state, event, instance.held_from)
+            )
+        ]
+
+    def blockers(
+        self, session: Session, instance: WorkflowInstance, event: str, ctx: GuardContext | None = None
+    ) -> list[str]:
+        """What the data still misses for `event` (empty if it is possible or not offered here)."""
+        compiled = self.compiled[instance.definition_id]
+        ctx = ctx or self.context(session, instance)
+        per_edge = [
+            self.guard_reasons(ctx, edge.spec, edge.dest)
+            for edge in compiled.candidates(instance.state, event, instance.held_from)
+        ]
+        return [] if not per_edge or any(not r for r in per_edge) else per_edge[0]
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    def start(
+        self, session: Session, definition_id: str, subject: str, actor: Actor, note: str | None = None
+    ) -> WorkflowInstance:
+        """Open an instance in the caller's transaction (e.g. during an import)."""
+        definition = self.definition(definition_id)
+        now = self.clock()
+        instance = WorkflowInstance(
+            definition_id=definition_id, subject=subject, state=definition.initial, created_at=now, updated_at=now
+        )
+        session.add(instance)
+        session.flush()
+        assert instance.id is not None
+        session.add(
+            HistoryEntry(
+                instance_id=instance.id,
+                at=now,
+                actor=actor.id,
+                role=actor.role,
+                event=START_EVENT,
+                source=None,
+                target=definition.initial,
+                note=note,
+            )
+        )
+        return instance
+
+    def fire(
+        self, subject: str, event: str, actor: Actor, *, note: str | None = None, expected_version: int | None = None
+    ) -> TransitionRecord:
+        note = note.strip() if note and note.strip() else None
+        with self.session() as session:
+            try:
+                with session.begin():
+                    return self._fire(session, subject, event, actor, note, expected_version)
+            except TransitionRefused as refused:
+                self.record_refusal(subject, event, actor, refused.reasons)
+                raise
+
+    def _fire(
+        self, session: Session, subject: str, event: str, actor: Actor, note: str | None, expected_version: int | None
+    ) -> TransitionRecord:
+        instance = self.get(session, subject)
+        self._check_version(instance, expected_version)
+        compiled = self.compiled[instance.definition_id]
+        definition = compiled.definition
+        action = self.event_label(definition, event)
+        state_label = definition.state_label(instance.state)
+        candidates = compiled.candidates(instance.state, event, instance.held_from)
+        if not candidates:
+            offered = [
+                self.event_label(definition, e) for e in compiled.events_from(instance.state, instance.held_from)
+            ]
+            reason = f"cette action n'existe pas à l'état « {state_label} »."
+            if event not in definition.events:
+                reason = "action inconnue."
+            hint = (
+                ("actions possibles ici : " + ", ".join(f"« {o} »" for o in offered))
+                if offered
+                else "aucune action n'est possible : le parcours est terminé."
+            )
+            raise TransitionRefused(subject, action, state_label, [reason, hint])
+        ctx = self.context(session, instance)
+        verdicts: dict[int, bool] = {}
+        reasons: list[str] = []
+        for edge in candidates:
+            edge_reasons = self._edge_reasons(session, ctx, edge, actor, note)
+            verdicts[edge.index] = not edge_reasons
+            reasons += [r for r in edge_reasons if r not in reasons]
+        target = compiled.fire(instance.state, event, verdicts)
+        if target is None:
+            raise TransitionRefused(subject, action, state_label, reasons)
+        held_from = instance.state if definition.states[target].hold else None
+        return self._commit_move(session, instance, event, target, held_from, actor, note, data=None)
+
+    def _edge_reasons(
+        self, session: Session, ctx: GuardContext, edge: Edge, actor: Actor, note: str | None
+    ) -> list[str]:
+        definition = ctx.definition
+        reasons: list[str] = []
+        if actor.role not in edge.spec.roles and actor.role not in self.superuser_roles:
+            allowed = ", ".join(definition.role_label(r) for r in edge.spec.roles)
+            reasons.append(
+                f"votre rôle ({definition.role_label(actor.role)}) ne permet pas cette action ; "
+                f"rôle(s) autorisé(s) : {allowed}."
+            )
+        if self.authorize:
+            reasons += self.authorize(session, actor, ctx.instance, ctx.subject)
+        if edge.spec.note_required and not note:
+            reasons.append("une note expliquant la raison est obligatoire (option --note).")
+        reasons += self.guard_reasons(ctx, edge.spec, edge.dest)
+        return reasons
+
+    def set_item(
+        self, subject: str, item_id: str, value: Any, actor: Actor, *, expected_version: int | None = None
+    ) -> TransitionRecord:
+        """Set (or clear, with value None) a checklist item of the instance's current step."""
+        with self.session() as session:
+            try:
+                with session.begin():
+                    return self._set_item(session, subject, item_id, value, actor, expected_version)
+            except TransitionRefused as refused:
+                self.record_refusal(subject, CHECK_EVENT, actor, refused.reasons)
+                raise
+
+    def _set_item(
+        self, session: Session, subject: str, item_id: str, raw: Any, actor: Actor, expected_version: int | None
+    ) -> TransitionRecord:
+        instance = self.get(session, subject)
+        self._check_version(instance, expected_version)
+        definition = self.definition(instance.definition_id)
+        state_label = definition.state_label(instance.state)
+        action = self.event_label(definition, CHECK_EVENT)
+        step = definition.step_of(instance.state)
+        if step is None or instance.state != step.id:
+            why = "le parcours attend une validation" if step else "le parcours n'est pas sur une étape en cours"
+            raise TransitionRefused(
+                subject,
+                action,
+                state_label,
+                [f"la liste de contrôle n'est modifiable que sur l'étape en cours ({why})."],
+            )
+        item = step.item(item_id)
+        if item is None:
+            known = ", ".join(i.id for i in step.checklist)
+            raise TransitionRefused(
+                subject,
+                action,
+                state_label,
+                [f"l'étape « {step.label} » n'a pas d'élément « {item_id} » ; éléments : {known}."],
+            )
+        reasons: list[str] = []
+        if actor.role not in step.roles and actor.role not in self.superuser_roles:
+            allowed = ", ".join(definition.role_label(r) for r in step.roles)
+            reasons.append(
+                f"votre rôle ({definition.role_label(actor.role)}) ne permet pas de remplir cette étape ; "
+                f"rôle(s) autorisé(s) : {allowed}."
+            )
+        if self.authorize:
+            subject_object = self.load_subject(session, subject) if self.load_subject else None
+            reasons += self.authorize(session, actor, instance, subject_object)
+        if reasons:
+            raise TransitionRefused(subject, f"{action} : {item.label}", state_label, reasons)
+        value = None if raw is None else item.coerce(raw)
+        assert instance.id is not None
+        row = session.exec(
+            select(ChecklistValue).where(
+                ChecklistValue.instance_id == instance.id,
+                ChecklistValue.step == step.id,
+                ChecklistValue.item == item.id,
+            )
+        ).first()
+        now = self.clock()
+        if row is None:
+            session.add(
+                ChecklistValue(
+                    instance_id=instance.id,
+                    step=step.id,
+                    item=item.id,
+                    value=value,
+                    updated_by=actor.id,
+                    updated_at=now,
+                )
+            )
+        else:
+            row.value, row.updated_by, row.updated_at = value, actor.id, now
+            session.add(row)
+        data = {"step": step.id, "item": item.id, "value": value}
+        return self._commit_move(
+            session, instance, CHECK_EVENT, instance.state, instance.held_from, actor, None, data=data
+        )
+
+    def _commit_move(
+        self,
+        session: Session,
+        instance: WorkflowInstance,
+        event: str,
+        target: str,
+        held_from: str | None,
+        actor: Actor,
+        note: str | None,
+        data: dict[str, Any] | None,
+    ) -> TransitionRecord:
+        assert instance.id is not None
+        source, version, now = instance.state, instance.version, self.clock()
+        result = session.execute(
+            update(WorkflowInstance)
+            .where(col(WorkflowInstance.id) == instance.id, col(WorkflowInstance.version) == version)
+            .values(state=target, held_from=held_from, version=version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            current = session.exec(select(WorkflowInstance.version).where(col(WorkflowInstance.id) == instance.id))
+            raise ConcurrencyConflict(instance.subject, version, current.first())
+        session.add(
+            HistoryEntry(
+                instance_id=instance.id,
+                at=now,
+                actor=actor.id,
+                role=actor.role,
+                event=event,
+                source=source,
+                target=target,
+                note=note,
+                data=data,
+            )
+        )
+        record = TransitionRecord(
+            instance_id=instance.id,
+            subject=instance.subject,
+            definition_id=instance.definition_id,
+            event=event,
+            source=source,
+            target=target,
+            actor=actor,
+            at=now,
+            note=note,
+            version=version + 1,
+            data=data,
+        )
+        for hook in self.hooks:
+            hook(session, record)
+        session.flush()
+        return record
+
+    def _check_version(self, instance: WorkflowInstance, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != instance.version:
+            raise ConcurrencyConflict(instance.subject, expected_version, instance.version)
+
+    def record_refusal(self, subject: str, event: str, actor: Actor, reasons: Sequence[str]) -> None:
+        with self.session() as session, session.begin():
+            instance = session.exec(select(WorkflowInstance).where(WorkflowInstance.subject == subject)).first()
+            session.add(
+                RefusedAttempt(
+                    instance_id=instance.id if instance else None,
+                    subject=subject,
+                    at=self.clock(),
+                    actor=actor.id,
+                    role=actor.role,
+                    event=event,
+                    state=instance.state if instance else None,
+                    reasons=list(reasons),
+                )
+            )
+
+    def refusals(self, session: Session, subject: str) -> list[RefusedAttempt]:
+        query = select(RefusedAttempt).where(RefusedAttempt.subject == subject).order_by(col(RefusedAttempt.id))
+        return list(session.exec(query).all())
+
+
+__all__ = ["Actor", "TransitionRecord", "WorkflowEngine", "WorkflowError"]

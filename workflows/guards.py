@@ -1,0 +1,92 @@
+"""Guards: named checks that return the reasons a move is not possible yet (an empty list means it is)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from workflows.definition import Definition, StepSpec
+from workflows.models import WorkflowInstance
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str  # stable identifier written in the history (an email for people)
+    role: str
+    label: str = ""
+    scope: str = ""  # the part of the world the actor may act on, interpreted by the application
+
+
+@dataclass
+class GuardContext:
+    session: Session
+    definition: Definition
+    instance: WorkflowInstance
+    values: Mapping[tuple[str, str], Any]  # (step, item) -> stored value
+    now: datetime
+    subject: Any = None  # what the instance is about, resolved by the application's subject loader
+    target: str | None = None  # destination of the transition being checked
+
+    @property
+    def step(self) -> StepSpec | None:
+        return self.definition.step_of(self.instance.state)
+
+    def value(self, step: str, item: str) -> Any:
+        return self.values.get((step, item))
+
+
+Guard = Callable[[GuardContext], list[str]]
+
+
+@dataclass(frozen=True)
+class GuardInfo:
+    name: str
+    check: Guard
+    description: str
+
+
+class GuardRegistry:
+    """Guards a definition may name. The engine's own guards are registered by default."""
+
+    def __init__(self) -> None:
+        self._guards: dict[str, GuardInfo] = {}
+        self.register("checklist_complete", checklist_complete, "Tous les éléments obligatoires de l'étape sont faits.")
+
+    def register(self, name: str, check: Guard, description: str) -> None:
+        if name in self._guards:
+            raise ValueError(f"guard {name!r} registered twice")
+        self._guards[name] = GuardInfo(name, check, description)
+
+    def guard(self, name: str, description: str) -> Callable[[Guard], Guard]:
+        def decorate(check: Guard) -> Guard:
+            self.register(name, check, description)
+            return check
+
+        return decorate
+
+    def __getitem__(self, name: str) -> GuardInfo:
+        return self._guards[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._guards
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._guards)
+
+    def names(self) -> list[str]:
+        return sorted(self._guards)
+
+
+def checklist_complete(ctx: GuardContext) -> list[str]:
+    step = ctx.step
+    if step is None:
+        return []
+    return [
+        f"« {item.label} » n'est pas renseigné (étape {step.label})."
+        for item in step.checklist
+        if item.required and not item.is_done(ctx.value(step.id, item.id))
+    ]
