@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from roadmap.account_table import write_table
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.service import Roadmap
@@ -39,6 +40,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(people_app, name="people")
 app.add_typer(school_app, name="school")
 app.add_typer(definition_app, name="definition")
+table_app = typer.Typer(help="Tableau de création des comptes.", no_args_is_help=True)
+app.add_typer(table_app, name="table")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -439,6 +442,20 @@ def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à 
         f"{file} : définition « {definition.id} » valide — {len(definition.steps)} étapes, "
         f"{len(definition.states)} états, {len(definition.transitions)} transitions."
     )
+
+
+@table_app.command("export")
+def table_export(
+    output: Annotated[Path, typer.Argument(help="Fichier à écrire : .xlsx ou .csv.")],
+    departement: Annotated[str | None, typer.Option("--departement", help="Code du département (035).")] = None,
+    state: Annotated[str, typer.Option("--state", help="État des écoles à inclure.")] = "transmission.submitted",
+) -> None:
+    """Écrire le tableau de création des comptes (13 colonnes) des écoles transmises, pour la DSI."""
+    if output.suffix.lower() not in (".xlsx", ".csv"):
+        raise RoadmapError(f"{output} : format non pris en charge.\n  → donnez un nom de fichier en .xlsx ou .csv.")
+    rows = _roadmap().account_rows(departement=departement, state=state)
+    write_table(rows, output)
+    out.print(f"{output} : {len(rows)} école(s) ({', '.join(r['RNE'] for r in rows[:10])}).")
 
 
 # ------------------------------------------------------------------------------------------- overview

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from roadmap.errors import InputFileError
 from roadmap.models import StoredFile
+from workflows import TransitionRecord
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -23,8 +24,11 @@ class FileStore:
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def store(self, session: Session, source: Path) -> dict[str, Any]:
-        """Copy a user's file into the store (idempotent) and return the checklist value describing it."""
+    def store(self, source: Path) -> dict[str, Any]:
+        """Copy a user's file into the store (idempotent, by content) and return the checklist value describing it.
+
+        Only the content is written here; its database row is added by `register`, in the transaction that
+        records the checklist change, so a refused change leaves no row behind."""
         if not source.is_file():
             raise InputFileError(source, "fichier introuvable.", hint="vérifiez le chemin du fichier à joindre.")
         size = source.stat().st_size
@@ -48,6 +52,20 @@ class FileStore:
             shutil.copyfile(source, partial)
             partial.replace(target)
         media_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-        if session.get(StoredFile, sha256) is None:
-            session.add(StoredFile(sha256=sha256, name=source.name, size=size, media_type=media_type))
         return {"name": source.name, "sha256": sha256, "size": size, "media_type": media_type}
+
+    def register(self, session: Session, record: TransitionRecord) -> None:
+        """Engine hook: a checklist change that attaches a file records the file in the same transaction."""
+        value = (record.data or {}).get("value")
+        if not isinstance(value, dict) or "sha256" not in value:
+            return
+        if session.get(StoredFile, value["sha256"]) is not None:
+            return
+        session.add(
+            StoredFile(
+                sha256=value["sha256"],
+                name=value["name"],
+                size=value["size"],
+                media_type=value.get("media_type", "application/octet-stream"),
+            )
+        )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from roadmap import annuaire
+from roadmap.account_table import build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
@@ -61,6 +62,7 @@ class Roadmap:
             clock=clock,
         )
         self.files = FileStore(settings.files_dir)
+        self.engine.hooks.append(self.files.register)
 
     @classmethod
     def from_env(cls) -> Roadmap:
@@ -169,8 +171,7 @@ class Roadmap:
                         "un chemin de fichier est attendu.",
                         hint=f"roadmap school check {uai} {item_id} CHEMIN --by {actor.id}",
                     )
-                with self.session() as session, session.begin():
-                    raw = self.files.store(session, Path(value))
+                raw = self.files.store(Path(value))
             elif value is None:
                 if item.type != "bool":
                     raise InvalidValue(
@@ -213,6 +214,17 @@ class Roadmap:
                     + ", deployed, suspended, abandoned",
                 )
             rows = [(school, inst) for school, inst in rows if self.step_id(inst) == step or inst.state == step]
+        return rows
+
+    def account_rows(
+        self, *, departement: str | None = None, state: str = "transmission.submitted"
+    ) -> list[dict[str, str]]:
+        """Rows of the account-creation table for the schools in `state` (by default: transmitted, to route)."""
+        rows = []
+        with self.session() as session:
+            for school, instance in self.schools(departement=departement):
+                if instance.state == state:
+                    rows.append(build_row(session, school, self.engine.values(session, instance)))
         return rows
 
     def step_id(self, instance: WorkflowInstance) -> str:

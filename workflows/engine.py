@@ -173,10 +173,18 @@ class WorkflowEngine:
         self, subject: str, event: str, actor: Actor, *, note: str | None = None, expected_version: int | None = None
     ) -> TransitionRecord:
         note = note.strip() if note and note.strip() else None
+        return self._unit_of_work(
+            subject, event, actor, lambda session: self._fire(session, subject, event, actor, note, expected_version)
+        )
+
+    def _unit_of_work(
+        self, subject: str, event: str, actor: Actor, work: Callable[[Session], TransitionRecord]
+    ) -> TransitionRecord:
+        """Run `work` in one transaction; a refusal rolls it back, then is recorded in a transaction of its own."""
         with self.session() as session:
             try:
                 with session.begin():
-                    return self._fire(session, subject, event, actor, note, expected_version)
+                    return work(session)
             except TransitionRefused as refused:
                 self.record_refusal(subject, event, actor, refused.reasons)
                 raise
@@ -239,13 +247,12 @@ class WorkflowEngine:
         self, subject: str, item_id: str, value: Any, actor: Actor, *, expected_version: int | None = None
     ) -> TransitionRecord:
         """Set (or clear, with value None) a checklist item of the instance's current step."""
-        with self.session() as session:
-            try:
-                with session.begin():
-                    return self._set_item(session, subject, item_id, value, actor, expected_version)
-            except TransitionRefused as refused:
-                self.record_refusal(subject, CHECK_EVENT, actor, refused.reasons)
-                raise
+        return self._unit_of_work(
+            subject,
+            CHECK_EVENT,
+            actor,
+            lambda session: self._set_item(session, subject, item_id, value, actor, expected_version),
+        )
 
     def _set_item(
         self, session: Session, subject: str, item_id: str, raw: Any, actor: Actor, expected_version: int | None
