@@ -27,7 +27,7 @@ from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS
 from roadmap.settings import REPO_DATA
 from workflows import Actor, WorkflowEngine, load_definitions
-from workflows.machine import StateHolder, compile_definition
+from workflows.machine import compile_definition
 
 INSTANCES = 500
 
@@ -46,8 +46,7 @@ def machine_cost() -> None:
     definition = definitions["national"]
     compiled = compile_definition(definition)
     edges = [e for e in compiled.edges if e.source == "definition" and e.spec.event == "advance"]
-    spec = [{"trigger": e.spec.event, "source": e.source, "dest": e.dest} for e in compiled.edges
-            if not e.returning]
+    spec = [{"trigger": e.spec.event, "source": e.source, "dest": e.dest} for e in compiled.edges if not e.returning]
 
     class Model:  # the naive design: each instance is a model with its own Machine
         state = "definition"
@@ -56,8 +55,15 @@ def machine_cost() -> None:
         machines = []
         for _ in range(INSTANCES):
             model = Model()
-            machines.append(Machine(model=model, states=list(definition.states), transitions=spec,
-                                    initial="definition", auto_transitions=False))
+            machines.append(
+                Machine(
+                    model=model,
+                    states=list(definition.states),
+                    transitions=spec,
+                    initial="definition",
+                    auto_transitions=False,
+                )
+            )
         return machines
 
     def shared() -> None:
@@ -71,9 +77,11 @@ def machine_cost() -> None:
     del per_instance_machines
     per_instance_s = _timed(per_instance, repeat=3)
     shared_s = _timed(shared)
-    print(f"[machine] {INSTANCES} instances — one Machine each: {per_instance_s * 1e3:.1f} ms build, "
-          f"{per_instance_bytes / INSTANCES / 1024:.1f} KiB each; shared machine: "
-          f"{shared_s / INSTANCES * 1e6:.1f} µs per trigger, 0 KiB per instance")
+    print(
+        f"[machine] {INSTANCES} instances — one Machine each: {per_instance_s * 1e3:.1f} ms build, "
+        f"{per_instance_bytes / INSTANCES / 1024:.1f} KiB each; shared machine: "
+        f"{shared_s / INSTANCES * 1e6:.1f} µs per trigger, 0 KiB per instance"
+    )
     print(f"[machine] ratio build-per-instance / shared-trigger: {per_instance_s / shared_s:.0f}×")
 
 
@@ -97,17 +105,25 @@ def persisted_moves() -> None:
             for i in range(INSTANCES):
                 for _ in range(2):
                     with db.begin() as connection:
-                        connection.execute(text("UPDATE workflow_instance SET version = version + 1 "
-                                                "WHERE subject = :s"), {"s": f"S{i:06d}"})
-                        connection.execute(text("INSERT INTO workflow_refused_attempt (subject, at, actor, role, "
-                                                "event, reasons) VALUES (:s, CURRENT_TIMESTAMP, 'b', 'b', 'b', '[]')"),
-                                           {"s": f"S{i:06d}"})
+                        connection.execute(
+                            text("UPDATE workflow_instance SET version = version + 1 WHERE subject = :s"),
+                            {"s": f"S{i:06d}"},
+                        )
+                        connection.execute(
+                            text(
+                                "INSERT INTO workflow_refused_attempt (subject, at, actor, role, "
+                                "event, reasons) VALUES (:s, CURRENT_TIMESTAMP, 'b', 'b', 'b', '[]')"
+                            ),
+                            {"s": f"S{i:06d}"},
+                        )
 
         fire_s = _timed(fire_all, repeat=3)
         bare_s = _timed(bare_all, repeat=3)
         moves = INSTANCES * 2
-        print(f"[persist] SQLite: engine.fire {fire_s / moves * 1e3:.2f} ms per move "
-              f"({moves / fire_s:.0f} moves/s); bare UPDATE+INSERT transaction {bare_s / moves * 1e3:.2f} ms")
+        print(
+            f"[persist] SQLite: engine.fire {fire_s / moves * 1e3:.2f} ms per move "
+            f"({moves / fire_s:.0f} moves/s); bare UPDATE+INSERT transaction {bare_s / moves * 1e3:.2f} ms"
+        )
         print(f"[persist] ratio engine / bare transaction: {fire_s / bare_s:.1f}×")
         db.dispose()
 
