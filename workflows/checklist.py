@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, get_args
 
 from workflows.errors import InvalidItemValue
@@ -13,6 +14,8 @@ from workflows.errors import InvalidItemValue
 ItemType = Literal["bool", "date", "choice", "text", "file"]
 ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
 
+_FRENCH_DATE = re.compile(r"(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{4})")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})")
 _TRUE = {"oui", "o", "vrai", "true", "1", "yes", "y", "x", "fait"}
 _FALSE = {"non", "n", "faux", "false", "0", "no"}
 
@@ -25,13 +28,14 @@ def _fold(text: str) -> str:
 def parse_date(raw: str) -> date:
     """Accept ISO (2026-11-23) and French (23/11/2026) dates."""
     text = raw.strip()
+    match = _FRENCH_DATE.fullmatch(text) or _ISO_DATE.fullmatch(text)
     try:
-        if "/" in text:
-            day, month, year = (int(part) for part in text.split("/"))
-            return date(year, month, day)
-        return date.fromisoformat(text)
+        if match is None:
+            raise ValueError(text)
+        parts = match.groupdict()
+        return date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
     except ValueError as error:
-        raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ") from error
+        raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ (année sur 4 chiffres)") from error
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class ChecklistItem:
                 return False
             raise ValueError("répondez oui ou non")
         if self.type == "date":
+            if isinstance(raw, datetime):
+                return raw.date().isoformat()
             if isinstance(raw, date):
                 return raw.isoformat()
             return parse_date(str(raw)).isoformat()

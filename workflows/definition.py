@@ -161,7 +161,7 @@ def load_definitions(directory: Path, *, guards: Collection[str], roles: Mapping
                 )
             if parent_id in chain:
                 raise DefinitionError(path, "cycle d'extensions : " + " → ".join((*chain, parent_id)))
-            base = resolve(parent_id, (*chain, definition_id))
+            base = resolve(parent_id, (*chain, parent_id))
         definition = build_definition(document, guards=guards, roles=roles, source=path, text=text, base=base)
         loaded[definition_id] = definition
         return definition
@@ -211,13 +211,17 @@ def _parse_toml(path: Path, text: str) -> dict[str, Any]:
         ) from error
 
 
-def _locate(text: str | None, key: str, value: str) -> int | None:
-    """Line of the first `key = "value"` in the source text, to point users at the offending spot."""
+def _find(text: str, key: str, value: str, start: int = 0) -> re.Match[str] | None:
+    """First `key = "value"` (or, failing that, the quoted value) at or after `start`."""
+    pattern = re.compile(rf'^\s*{re.escape(key)}\s*=\s*["\']{re.escape(value)}["\']', re.MULTILINE)
+    return pattern.search(text, start) or re.compile(rf'["\']{re.escape(value)}["\']').search(text, start)
+
+
+def _locate(text: str | None, key: str, value: str, start: int = 0) -> int | None:
+    """Line of the offending `key = "value"`, searched from `start`, to point users at the right spot."""
     if not text:
         return None
-    match = re.search(rf'^\s*{re.escape(key)}\s*=\s*["\']{re.escape(value)}["\']', text, re.MULTILINE)
-    if match is None:
-        match = re.search(rf'["\']{re.escape(value)}["\']', text)
+    match = _find(text, key, value, start) or _find(text, key, value)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
@@ -238,10 +242,29 @@ class _Builder:
         self.roles = roles
         self.source = source
         self.text = text
+        # Where in the text the element being built starts, so errors point at it and not at an earlier
+        # element with the same id; and where to look for the next one.
+        self.cursor = 0
+        self.next_search = 0
 
     def fail(self, problem: str, *, key: str = "id", value: str = "", hint: str = "") -> DefinitionError:
-        line = _locate(self.text, key, value) if value else None
+        line = _locate(self.text, key, value, self.cursor) if value else None
         return DefinitionError(self.source, problem, line=line, hint=hint)
+
+    def enter_table(self, header: str, index: int) -> None:
+        """Move to the `index`-th `[[header]]` table of the text."""
+        if not self.text:
+            return
+        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(header)}\s*\]\]", re.MULTILINE)
+        for number, match in enumerate(pattern.finditer(self.text)):
+            if number == index:
+                self.cursor, self.next_search = match.start(), match.end()
+                return
+
+    def enter(self, key: str, value: object) -> None:
+        """Move to the next `key = "value"` after the current element (an item or sub-state)."""
+        if self.text and isinstance(value, str) and (match := _find(self.text, key, value, self.next_search)):
+            self.cursor, self.next_search = match.start(), match.end()
 
     def string(self, table: Mapping[str, Any], key: str, where: str) -> str:
         value = table.get(key)
@@ -307,6 +330,7 @@ class _Builder:
             raise self.fail(f"{where} : « checklist » doit être une liste d'éléments ([[...checklist]]).")
         items = list(existing)
         for entry in entries:
+            self.enter("id", entry.get("id") if isinstance(entry, dict) else None)
             item = self.item(entry, where)
             if any(other.id == item.id for other in items):
                 raise self.fail(f"{where} : élément « {item.id} » déclaré deux fois.", value=item.id)
@@ -350,7 +374,8 @@ def _extend(
                 "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
             )
     additions: dict[str, list[Any]] = {}
-    for entry in document.get("checklist", []):
+    for index, entry in enumerate(document.get("checklist", [])):
+        b.enter_table("checklist", index)
         step_id = entry.get("step") if isinstance(entry, dict) else None
         if not isinstance(step_id, str) or base.step(step_id) is None:
             raise b.fail(
@@ -360,18 +385,18 @@ def _extend(
                 hint="étapes : " + ", ".join(step.id for step in base.steps),
             )
         additions.setdefault(step_id, []).append({k: v for k, v in entry.items() if k != "step"})
-    steps = tuple(
-        replace(step, checklist=b.checklist(additions[step.id], f"étape « {step.id} »", step.checklist))
-        if step.id in additions
-        else step
-        for step in base.steps
-    )
+    steps = []
+    for step in base.steps:
+        if step.id in additions:
+            b.cursor = b.next_search = 0  # additions are grouped by step, not in file order
+            step = replace(step, checklist=b.checklist(additions[step.id], f"étape « {step.id} »", step.checklist))
+        steps.append(step)
     events = {**base.events, **{str(k): str(v) for k, v in dict(document.get("events", {})).items()}}
     return replace(
         base,
         id=definition_id,
         label=label,
-        steps=steps,
+        steps=tuple(steps),
         events=events,
         applies_to=applies_to,
         extends=base.id,
@@ -397,7 +422,8 @@ def _build_base(
     raw_steps = document.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise b.fail(f"définition « {definition_id} » : aucune étape ([[steps]]).")
-    for raw_step in raw_steps:
+    for index, raw_step in enumerate(raw_steps):
+        b.enter_table("steps", index)
         step_id = b.identifier(raw_step, "étape")
         where = f"étape « {step_id} »"
         step = StepSpec(
@@ -411,6 +437,7 @@ def _build_base(
         steps.append(step)
         add_state(StateSpec(id=step_id, label=step.label, step=step_id))
         for raw_sub in raw_step.get("waiting", []):
+            b.enter("id", raw_sub.get("id"))
             sub_id = b.identifier(raw_sub, f"{where}, sous-état")
             sub_where = f"{where}, sous-état « {sub_id} »"
             add_state(
@@ -421,7 +448,8 @@ def _build_base(
                     waiting_for=str(raw_sub.get("waiting_for", "")),
                 )
             )
-    for raw_state in document.get("states", []):
+    for index, raw_state in enumerate(document.get("states", [])):
+        b.enter_table("states", index)
         state_id = b.identifier(raw_state, "état")
         add_state(
             StateSpec(
@@ -436,7 +464,8 @@ def _build_base(
         raise b.fail(f"état initial « {initial} » inconnu.", key="initial", value=str(initial))
 
     transitions: list[TransitionSpec] = []
-    for raw in document.get("transitions", []):
+    for index, raw in enumerate(document.get("transitions", [])):
+        b.enter_table("transitions", index)
         event, source, dest = raw.get("event"), raw.get("from"), raw.get("to")
         where = f"transition « {event} » de « {source} » vers « {dest} »"
         if event not in events:
@@ -506,12 +535,14 @@ def _build_base(
 
 def _check_graph(b: _Builder, definition: Definition) -> None:
     """Every state reachable from the initial one; from every state, a path to a final state."""
+    b.cursor = 0  # errors here concern the whole graph: point at the state's declaration
     if not definition.final_states:
         raise b.fail(f"définition « {definition.id} » : aucun état final (final = true).")
     forward: dict[str, set[str]] = {state: set() for state in definition.states}
     backward: dict[str, set[str]] = {state: set() for state in definition.states}
-    for _transition, source, dest in definition.edges():
-        forward[source].add(dest)
+    for transition, source, dest in definition.edges():
+        if transition.dest != RETURN:  # an instance only returns to a state it had already reached
+            forward[source].add(dest)
         backward[dest].add(source)
     reachable = _closure(definition.initial, forward)
     for state in definition.states:

@@ -293,32 +293,34 @@ class WorkflowEngine:
         if reasons:
             raise TransitionRefused(subject, f"{action} : {item.label}", state_label, reasons)
         value = None if raw is None else item.coerce(raw)
-        assert instance.id is not None
-        row = session.exec(
-            select(ChecklistValue).where(
-                ChecklistValue.instance_id == instance.id,
-                ChecklistValue.step == step.id,
-                ChecklistValue.item == item.id,
-            )
-        ).first()
-        now = self.clock()
-        if row is None:
-            session.add(
-                ChecklistValue(
-                    instance_id=instance.id,
-                    step=step.id,
-                    item=item.id,
-                    value=value,
-                    updated_by=actor.id,
-                    updated_at=now,
+        instance_id, step_id = instance.id, step.id
+
+        def store_value(now: datetime) -> None:
+            # Runs after the version check: a concurrent first check of the same item loses cleanly.
+            row = session.exec(
+                select(ChecklistValue).where(
+                    ChecklistValue.instance_id == instance_id,
+                    ChecklistValue.step == step_id,
+                    ChecklistValue.item == item_id,
                 )
-            )
-        else:
+            ).first()
+            if row is None:
+                assert instance_id is not None
+                row = ChecklistValue(instance_id=instance_id, step=step_id, item=item_id, updated_by=actor.id)
             row.value, row.updated_by, row.updated_at = value, actor.id, now
             session.add(row)
+
         data = {"step": step.id, "item": item.id, "value": value}
         return self._commit_move(
-            session, instance, CHECK_EVENT, instance.state, instance.held_from, actor, None, data=data
+            session,
+            instance,
+            CHECK_EVENT,
+            instance.state,
+            instance.held_from,
+            actor,
+            None,
+            data=data,
+            apply=store_value,
         )
 
     def _commit_move(
@@ -331,7 +333,9 @@ class WorkflowEngine:
         actor: Actor,
         note: str | None,
         data: dict[str, Any] | None,
+        apply: Callable[[datetime], None] | None = None,
     ) -> TransitionRecord:
+        """Bump the version (or lose the race), apply the change, append the history row, run the hooks."""
         assert instance.id is not None
         source, version, now = instance.state, instance.version, self.clock()
         result = session.execute(
@@ -343,6 +347,8 @@ class WorkflowEngine:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             current = session.exec(select(WorkflowInstance.version).where(col(WorkflowInstance.id) == instance.id))
             raise ConcurrencyConflict(instance.subject, version, current.first())
+        if apply is not None:
+            apply(now)
         session.add(
             HistoryEntry(
                 instance_id=instance.id,

@@ -1,0 +1,752 @@
+"""Definitions as data: the real roadmaps load, toy definitions load, and every invalid definition is refused
+with a message naming the file, the offending element and (when it can be found) the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roadmap.guards import roadmap_guards
+from roadmap.models import ROLE_LABELS
+from workflows.definition import (
+    ANY_STATE,
+    RETURN,
+    Definition,
+    build_definition,
+    load_definition_file,
+    load_definitions,
+)
+from workflows.errors import DefinitionError
+
+ROADMAPS = Path(__file__).resolve().parents[2] / "data" / "roadmaps"
+NATIONAL_STEPS = ["definition", "funding", "school_council", "transmission", "setup", "gdpr_information",
+                  "teacher_training", "parent_training"]
+
+TOY_GUARDS = ("checklist_complete", "budget_available")
+TOY_ROLES = {"clerk": "agent", "manager": "responsable"}
+
+PURCHASE = '''\
+id = "purchase"
+label = "Demande d'achat"
+version = 2
+initial = "draft"
+
+[events]
+advance = "Valider l'étape"
+submit = "Soumettre au responsable"
+approve = "Approuver"
+reject = "Renvoyer pour correction"
+pause = "Mettre en pause"
+resume = "Reprendre"
+cancel = "Annuler"
+
+[[steps]]
+id = "draft"
+label = "Rédaction"
+roles = ["clerk"]
+
+  [[steps.checklist]]
+  id = "supplier"
+  type = "choice"
+  label = "Fournisseur"
+  choices = ["Bureau Vallée", "Lyreco"]
+
+  [[steps.checklist]]
+  id = "needed_by"
+  type = "date"
+  label = "Date de besoin"
+
+  [[steps.checklist]]
+  id = "comment"
+  type = "text"
+  label = "Commentaire"
+  required = false
+
+[[steps]]
+id = "review"
+label = "Examen"
+roles = ["clerk", "manager"]
+
+  [[steps.checklist]]
+  id = "quote"
+  type = "file"
+  label = "Devis"
+
+  [[steps.checklist]]
+  id = "budget_line"
+  type = "bool"
+  label = "Ligne budgétaire identifiée"
+
+  [[steps.waiting]]
+  id = "pending"
+  label = "En attente de la décision du responsable"
+  waiting_for = "manager"
+
+[[states]]
+id = "done"
+label = "Commande passée"
+final = true
+
+[[states]]
+id = "paused"
+label = "En pause"
+hold = true
+
+[[states]]
+id = "cancelled"
+label = "Annulée"
+final = true
+
+[[transitions]]
+event = "advance"
+from = "draft"
+to = "review"
+roles = ["clerk"]
+guards = ["checklist_complete"]
+
+[[transitions]]
+event = "submit"
+from = "review"
+to = "review.pending"
+roles = ["clerk"]
+guards = ["checklist_complete", "budget_available"]
+
+[[transitions]]
+event = "approve"
+from = "review.pending"
+to = "done"
+roles = ["manager"]
+
+[[transitions]]
+event = "reject"
+from = "review.pending"
+to = "review"
+roles = ["manager"]
+note_required = true
+
+[[transitions]]
+event = "pause"
+from = "*"
+to = "paused"
+roles = ["clerk", "manager"]
+note_required = true
+
+[[transitions]]
+event = "resume"
+from = "paused"
+to = "@return"
+roles = ["clerk", "manager"]
+
+[[transitions]]
+event = "cancel"
+from = "*"
+to = "cancelled"
+roles = ["manager"]
+note_required = true
+'''
+
+VARIANT = '''\
+id = "purchase_it"
+extends = "purchase"
+label = "Demande d'achat informatique"
+
+[applies_to]
+services = ["dsi"]
+
+[[checklist]]
+step = "draft"
+id = "inventory_number"
+type = "text"
+label = "Numéro d'inventaire du matériel remplacé"
+
+[[checklist]]
+step = "review"
+id = "security_opinion"
+type = "choice"
+label = "Avis du RSSI"
+choices = ["Favorable", "Défavorable"]
+required = false
+'''
+
+# A linear definition without "*" transitions, to build graphs with dead ends.
+LINEAR = '''\
+id = "linear"
+label = "Linéaire"
+
+[events]
+go = "Avancer"
+
+[[steps]]
+id = "first"
+label = "Première"
+roles = ["clerk"]
+
+[[steps]]
+id = "second"
+label = "Seconde"
+roles = ["clerk"]
+
+[[states]]
+id = "end"
+label = "Fin"
+final = true
+
+[[transitions]]
+event = "go"
+from = "first"
+to = "second"
+roles = ["clerk"]
+
+[[transitions]]
+event = "go"
+from = "second"
+to = "end"
+roles = ["clerk"]
+'''
+
+
+def patched(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in the toy definition"
+    return text.replace(old, new)
+
+
+def line_of(text: str, snippet: str, occurrence: int = 1) -> int:
+    """1-based line of the n-th occurrence of `snippet` in `text`."""
+    position = -1
+    for _ in range(occurrence):
+        position = text.index(snippet, position + 1)
+    return text.count("\n", 0, position) + 1
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(directory: Path) -> dict[str, Definition]:
+    return load_definitions(directory, guards=TOY_GUARDS, roles=TOY_ROLES)
+
+
+def refused(directory: Path, text: str, *, name: str = "purchase.toml",
+            others: dict[str, str] | None = None) -> tuple[DefinitionError, Path]:
+    """Write the definition (and any others) in a fresh directory, load it, return the error and the file."""
+    path = write(directory, name, text)
+    for other_name, other_text in (others or {}).items():
+        write(directory, other_name, other_text)
+    with pytest.raises(DefinitionError) as caught:
+        load(directory)
+    error = caught.value
+    assert error.source == str(path), "the error must name the offending file"
+    assert str(path) in error.message
+    return error, path
+
+
+def assert_line(error: DefinitionError, line: int) -> None:
+    assert error.line == line
+    assert f"ligne {line} :" in error.message
+
+
+def national_definitions() -> dict[str, Definition]:
+    return load_definitions(ROADMAPS, guards=list(roadmap_guards()), roles=ROLE_LABELS)
+
+
+# ======================================================================================== real definitions
+
+
+def test_the_real_definitions_load() -> None:
+    definitions = national_definitions()
+    assert set(definitions) == {"national", "grenoble", "aix_marseille"}
+    assert definitions["grenoble"].extends == "national"
+    assert definitions["aix_marseille"].extends == "national"
+    assert definitions["national"].extends is None
+
+
+def test_national_has_the_eight_steps_in_order() -> None:
+    national = national_definitions()["national"]
+    assert [step.id for step in national.steps] == NATIONAL_STEPS
+    assert national.initial == "definition"
+
+
+def test_national_states() -> None:
+    national = national_definitions()["national"]
+    for state in ("deployed", "suspended", "abandoned", "school_council.awaiting_approval",
+                  "transmission.submitted", *NATIONAL_STEPS):
+        assert state in national.states
+    assert set(national.final_states) == {"deployed", "abandoned"}
+    assert national.states["suspended"].hold
+    assert not national.states["suspended"].final
+    awaiting = national.states["school_council.awaiting_approval"]
+    assert awaiting.step == "school_council"
+    assert awaiting.waiting_for == "ien"
+    assert not awaiting.is_step_entry
+    assert national.states["school_council"].is_step_entry
+    assert national.step_of("transmission.submitted") is national.step("transmission")
+    assert national.step_of("deployed") is None
+
+
+def test_national_suspend_and_resume_cover_every_open_state() -> None:
+    national = national_definitions()["national"]
+    open_states = {s.id for s in national.states.values() if not s.final and s.id != "suspended"}
+    assert set(national.return_targets("suspended")) == open_states
+    resume_edges = {(source, dest) for spec, source, dest in national.edges() if spec.event == "resume"}
+    assert resume_edges == {("suspended", state) for state in open_states}
+
+
+@pytest.mark.parametrize(("variant", "step", "added"), [
+    ("grenoble", "school_council", ["directory_connection_request", "ien_informed_for_register"]),
+    ("aix_marseille", "funding", ["municipality_agreement", "provider_contract"]),
+    ("aix_marseille", "gdpr_information", ["ril_declaration"]),
+])
+def test_variants_append_their_items_to_the_right_step(variant: str, step: str, added: list[str]) -> None:
+    definitions = national_definitions()
+    base_step = definitions["national"].step(step)
+    variant_step = definitions[variant].step(step)
+    assert base_step is not None and variant_step is not None
+    base_items = [item.id for item in base_step.checklist]
+    assert [item.id for item in variant_step.checklist] == base_items + added
+    assert variant_step.checklist[:len(base_items)] == base_step.checklist
+    # the base definition is left untouched
+    assert not set(added) & set(base_items)
+
+
+@pytest.mark.parametrize("variant", ["grenoble", "aix_marseille"])
+def test_variants_keep_the_base_structure(variant: str) -> None:
+    definitions = national_definitions()
+    national, extended = definitions["national"], definitions[variant]
+    assert [step.id for step in extended.steps] == NATIONAL_STEPS
+    assert extended.states == national.states
+    assert extended.transitions == national.transitions
+    assert extended.initial == national.initial
+    touched = {"grenoble": {"school_council"}, "aix_marseille": {"funding", "gdpr_information"}}[variant]
+    for base_step, variant_step in zip(national.steps, extended.steps, strict=True):
+        if base_step.id not in touched:
+            assert variant_step == base_step
+
+
+def test_variants_declare_where_they_apply() -> None:
+    definitions = national_definitions()
+    assert definitions["grenoble"].applies_to == {"academies": ("08",)}
+    assert definitions["aix_marseille"].applies_to == {"academies": ("02",)}
+    grenoble_item = definitions["grenoble"].step("school_council")
+    assert grenoble_item is not None
+    request = grenoble_item.item("directory_connection_request")
+    assert request is not None and request.type == "file" and request.required
+
+
+# ========================================================================================== toy definitions
+
+
+def test_toy_definition_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, "purchase.toml", PURCHASE)
+    definition = load(tmp_path)["purchase"]
+    assert definition.label == "Demande d'achat"
+    assert definition.version == 2
+    assert definition.source == str(path)
+    assert [step.id for step in definition.steps] == ["draft", "review"]
+    assert list(definition.states) == ["draft", "review", "review.pending", "done", "paused", "cancelled"]
+    assert definition.final_states == ("done", "cancelled")
+    draft = definition.step("draft")
+    assert draft is not None
+    assert draft.roles == ("clerk",)
+    assert [(i.id, i.type, i.required) for i in draft.checklist] == [
+        ("supplier", "choice", True), ("needed_by", "date", True), ("comment", "text", False)]
+    supplier = draft.item("supplier")
+    assert supplier is not None and supplier.choices == ("Bureau Vallée", "Lyreco")
+    assert definition.states["review.pending"].waiting_for == "manager"
+    submit = next(t for t in definition.transitions if t.event == "submit")
+    assert submit.guards == ("checklist_complete", "budget_available")
+    reject = next(t for t in definition.transitions if t.event == "reject")
+    assert reject.note_required
+    assert definition.event_label("reject") == "Renvoyer pour correction"
+    assert definition.role_label("manager") == "responsable"
+    assert definition.state_label("review.pending") == "En attente de la décision du responsable"
+
+
+def test_any_state_and_return_expand_to_concrete_edges(tmp_path: Path) -> None:
+    write(tmp_path, "purchase.toml", PURCHASE)
+    definition = load(tmp_path)["purchase"]
+    pause = next(t for t in definition.transitions if t.event == "pause")
+    cancel = next(t for t in definition.transitions if t.event == "cancel")
+    assert pause.source == ANY_STATE
+    assert definition.sources_of(pause) == ("draft", "review", "review.pending")
+    assert definition.sources_of(cancel) == ("draft", "review", "review.pending", "paused")
+    assert definition.return_targets("paused") == ("draft", "review", "review.pending")
+    resume = next(t for t in definition.transitions if t.event == "resume")
+    assert resume.dest == RETURN
+    assert [(s, d) for t, s, d in definition.edges() if t is resume] == [
+        ("paused", "draft"), ("paused", "review"), ("paused", "review.pending")]
+
+
+def test_build_definition_from_a_parsed_document() -> None:
+    import tomllib
+
+    definition = build_definition(tomllib.loads(PURCHASE), guards=TOY_GUARDS, roles=TOY_ROLES)
+    assert definition.id == "purchase"
+    assert definition.source is None
+    with pytest.raises(DefinitionError) as caught:
+        build_definition(tomllib.loads(PURCHASE), guards=["checklist_complete"], roles=TOY_ROLES)
+    assert "garde inconnue « budget_available »" in caught.value.message
+    assert caught.value.line is None  # no source text to point into
+
+
+def test_variant_of_a_toy_definition(tmp_path: Path) -> None:
+    write(tmp_path, "purchase.toml", PURCHASE)
+    write(tmp_path, "purchase_it.toml", VARIANT)
+    definitions = load(tmp_path)
+    base, variant = definitions["purchase"], definitions["purchase_it"]
+    variant_draft, variant_review = variant.step("draft"), variant.step("review")
+    assert variant_draft is not None and variant_review is not None
+    assert [i.id for i in variant_draft.checklist] == ["supplier", "needed_by", "comment", "inventory_number"]
+    assert [i.id for i in variant_review.checklist] == ["quote", "budget_line", "security_opinion"]
+    base_draft = base.step("draft")
+    assert base_draft is not None
+    assert [i.id for i in base_draft.checklist] == ["supplier", "needed_by", "comment"]
+    assert variant.applies_to == {"services": ("dsi",)}
+    assert variant.version == base.version
+    assert variant.transitions == base.transitions
+
+
+def test_load_definition_file_resolves_extends_with_known_definitions(tmp_path: Path) -> None:
+    write(tmp_path, "purchase.toml", PURCHASE)
+    known = load(tmp_path)
+    draft_dir = tmp_path / "drafts"
+    draft_dir.mkdir()
+    variant = load_definition_file(write(draft_dir, "v.toml", VARIANT), guards=TOY_GUARDS, roles=TOY_ROLES,
+                                   known=known)
+    assert variant.extends == "purchase"
+    with pytest.raises(DefinitionError) as caught:
+        load_definition_file(draft_dir / "v.toml", guards=TOY_GUARDS, roles=TOY_ROLES)
+    assert "« extends » désigne une définition inconnue : « purchase »" in caught.value.message
+    assert_line(caught.value, line_of(VARIANT, 'extends = "purchase"'))
+
+
+# ============================================================================================ invalid files
+
+
+def test_toml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'label = "Examen"\n', 'label = "Examen\n')
+    error, _ = refused(tmp_path, text)
+    line = line_of(text, 'label = "Examen')
+    assert error.line == line
+    assert error.column == len('label = "Examen') + 1
+    assert f"ligne {line}, colonne {error.column} :" in error.message
+    assert "syntaxe TOML invalide" in error.message
+
+
+def test_unknown_guard(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'guards = ["checklist_complete", "budget_available"]',
+                   'guards = ["checklist_complete", "budget_exists"]')
+    error, _ = refused(tmp_path, text)
+    assert "garde inconnue « budget_exists »" in error.message
+    assert "transition « submit » de « review » vers « review.pending »" in error.message
+    assert "budget_available, checklist_complete" in error.message  # the hint lists the known guards
+    assert_line(error, line_of(text, "budget_exists"))
+
+
+def test_unknown_role_in_a_transition(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'to = "done"\nroles = ["manager"]', 'to = "done"\nroles = ["director"]')
+    error, _ = refused(tmp_path, text)
+    assert "transition « approve » de « review.pending » vers « done »" in error.message
+    assert "rôle inconnu « director »" in error.message
+    assert "rôles connus : clerk, manager" in error.message
+    assert_line(error, line_of(text, '"director"'))
+
+
+def test_unknown_role_in_a_step(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'label = "Examen"\nroles = ["clerk", "manager"]',
+                   'label = "Examen"\nroles = ["clerk", "buyer"]')
+    error, _ = refused(tmp_path, text)
+    assert "étape « review » : rôle inconnu « buyer »" in error.message
+    assert_line(error, line_of(text, '"buyer"'))
+
+
+def test_unknown_event(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'event = "reject"', 'event = "send_back"')
+    error, _ = refused(tmp_path, text)
+    assert "transition « send_back » de « review.pending » vers « review » : action inconnue" in error.message
+    assert "actions déclarées : advance, submit" in error.message
+    assert_line(error, line_of(text, 'event = "send_back"'))
+
+
+def test_transition_to_an_unknown_state(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'to = "done"', 'to = "ordered"')
+    error, _ = refused(tmp_path, text)
+    assert ("transition « approve » de « review.pending » vers « ordered » : état d'arrivée inconnu"
+            in error.message)
+    assert_line(error, line_of(text, 'to = "ordered"'))
+
+
+def test_transition_from_an_unknown_state(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'from = "review.pending"\nto = "done"', 'from = "review.waiting"\nto = "done"')
+    error, _ = refused(tmp_path, text)
+    assert ("transition « approve » de « review.waiting » vers « done » : état de départ inconnu"
+            in error.message)
+    assert_line(error, line_of(text, 'from = "review.waiting"'))
+
+
+def test_transition_out_of_a_final_state(tmp_path: Path) -> None:
+    text = PURCHASE + ('\n[[transitions]]\nevent = "reject"\nfrom = "cancelled"\nto = "draft"\n'
+                       'roles = ["manager"]\n')
+    error, _ = refused(tmp_path, text)
+    assert ("transition « reject » de « cancelled » vers « draft » : "
+            "un état final n'a pas de transition sortante") in error.message
+    assert_line(error, line_of(text, 'from = "cancelled"'))
+
+
+def test_unreachable_state(tmp_path: Path) -> None:
+    text = PURCHASE + '\n[[states]]\nid = "archived"\nlabel = "Archivée"\nfinal = true\n'
+    error, _ = refused(tmp_path, text)
+    assert "état « archived » inaccessible depuis l'état initial « draft »" in error.message
+    assert_line(error, line_of(text, 'id = "archived"'))
+
+
+def test_step_reachable_only_through_a_return_edge_is_unreachable(tmp_path: Path) -> None:
+    # No transition leads to "archive"; "pause" from "*" and "resume" to "@return" must not make it look
+    # reachable: an instance can only return to a state it was in before.
+    extra = ('[[steps]]\nid = "archive"\nlabel = "Archivage"\nroles = ["clerk"]\n\n'
+             '[[transitions]]\nevent = "advance"\nfrom = "archive"\nto = "done"\nroles = ["clerk"]\n\n')
+    text = patched(PURCHASE, '[[states]]\nid = "done"', extra + '[[states]]\nid = "done"')
+    error, _ = refused(tmp_path, text)
+    assert "état « archive » inaccessible depuis l'état initial « draft »" in error.message
+    assert_line(error, line_of(text, 'id = "archive"'))
+
+
+def test_unreachable_waiting_sub_state(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'from = "review"\nto = "review.pending"', 'from = "review"\nto = "done"')
+    text = patched(text, 'event = "approve"\nfrom = "review.pending"\nto = "done"',
+                   'event = "approve"\nfrom = "review.pending"\nto = "review"')
+    error, _ = refused(tmp_path, text)
+    assert "état « review.pending » inaccessible" in error.message
+    assert_line(error, line_of(text, 'id = "pending"'))
+
+
+def test_state_with_no_path_to_a_final_state(tmp_path: Path) -> None:
+    text = patched(LINEAR, 'from = "second"\nto = "end"', 'from = "first"\nto = "end"')
+    error, _ = refused(tmp_path, text, name="linear.toml")
+    assert "état « second » sans chemin vers un état final" in error.message
+    assert_line(error, line_of(text, 'id = "second"'))
+
+
+def test_hold_state_without_a_way_out_has_no_path_to_a_final_state(tmp_path: Path) -> None:
+    text = LINEAR + ('\n[[states]]\nid = "frozen"\nlabel = "Gelé"\nhold = true\n\n'
+                     '[[transitions]]\nevent = "go"\nfrom = "first"\nto = "frozen"\nroles = ["clerk"]\n')
+    error, _ = refused(tmp_path, text, name="linear.toml")
+    assert "état « frozen » sans chemin vers un état final" in error.message
+    assert_line(error, line_of(text, 'id = "frozen"'))
+
+
+def test_duplicate_step_id(tmp_path: Path) -> None:
+    text = patched(PURCHASE, '[[states]]\nid = "done"',
+                   '[[steps]]\nid = "review"\nlabel = "Second examen"\nroles = ["manager"]\n\n'
+                   '[[states]]\nid = "done"')
+    error, _ = refused(tmp_path, text)
+    assert "« review » déclaré deux fois" in error.message
+    # the line is that of the second declaration, the one to remove or rename
+    assert_line(error, line_of(text, 'id = "review"', occurrence=2))
+
+
+def test_duplicate_state_id(tmp_path: Path) -> None:
+    text = PURCHASE + '\n[[states]]\nid = "paused"\nlabel = "Encore en pause"\nhold = true\n'
+    error, _ = refused(tmp_path, text)
+    assert "état « paused » déclaré deux fois" in error.message
+    assert_line(error, line_of(text, 'id = "paused"', occurrence=2))
+
+
+def test_duplicate_checklist_item_in_one_step(tmp_path: Path) -> None:
+    # "comment" is a legitimate item of the draft step; review declares its own "comment" twice.
+    duplicate = ('  [[steps.checklist]]\n  id = "comment"\n  type = "text"\n  label = "Avis"\n\n'
+                 '  [[steps.checklist]]\n  id = "comment"\n  type = "text"\n  label = "Avis bis"\n\n')
+    text = patched(PURCHASE, '  [[steps.waiting]]', duplicate + '  [[steps.waiting]]')
+    error, _ = refused(tmp_path, text)
+    assert "étape « review »" in error.message
+    assert "élément « comment » déclaré deux fois" in error.message
+    # not line of draft's "comment" (a valid item), but the duplicate in the review step
+    assert_line(error, line_of(text, 'id = "comment"', occurrence=3))
+
+
+def test_duplicate_transition(tmp_path: Path) -> None:
+    text = PURCHASE + ('\n[[transitions]]\nevent = "approve"\nfrom = "review.pending"\nto = "done"\n'
+                       'roles = ["clerk"]\n')
+    error, _ = refused(tmp_path, text)
+    assert "transition « approve » de « review.pending » vers « done » déclarée deux fois" in error.message
+    assert error.line is not None
+
+
+def test_choice_item_without_choices(tmp_path: Path) -> None:
+    text = patched(PURCHASE, '  choices = ["Bureau Vallée", "Lyreco"]\n', "")
+    error, _ = refused(tmp_path, text)
+    assert "étape « draft », élément « supplier »" in error.message
+    assert "au moins deux « choices »" in error.message
+    assert_line(error, line_of(text, 'id = "supplier"'))
+
+
+def test_choice_item_with_a_single_choice(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'choices = ["Bureau Vallée", "Lyreco"]', 'choices = ["Lyreco"]')
+    error, _ = refused(tmp_path, text)
+    assert "élément « supplier »" in error.message
+    assert "au moins deux « choices »" in error.message
+
+
+def test_choices_on_a_non_choice_item(tmp_path: Path) -> None:
+    text = patched(PURCHASE, '  label = "Date de besoin"\n',
+                   '  label = "Date de besoin"\n  choices = ["a", "b"]\n')
+    error, _ = refused(tmp_path, text)
+    assert "élément « needed_by » : « choices » n'a de sens que pour le type choice" in error.message
+    assert_line(error, line_of(text, 'id = "needed_by"'))
+
+
+def test_unknown_item_type(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'id = "needed_by"\n  type = "date"', 'id = "needed_by"\n  type = "datetime"')
+    error, _ = refused(tmp_path, text)
+    assert "étape « draft », élément « needed_by » : type « datetime » inconnu" in error.message
+    assert "types possibles : bool, date, choice, text, file" in error.message
+    assert_line(error, line_of(text, 'id = "needed_by"'))
+
+
+def test_item_error_points_at_the_offending_step_even_if_the_id_is_used_earlier(tmp_path: Path) -> None:
+    # item ids are per step: review may have its own "comment"; its bad type must be located in review.
+    bad = '  [[steps.checklist]]\n  id = "comment"\n  type = "memo"\n  label = "Avis"\n\n'
+    text = patched(PURCHASE, '  [[steps.waiting]]', bad + '  [[steps.waiting]]')
+    error, _ = refused(tmp_path, text)
+    assert "étape « review », élément « comment » : type « memo » inconnu" in error.message
+    assert_line(error, line_of(text, 'id = "comment"', occurrence=2))
+
+
+def test_invalid_identifier(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'id = "budget_line"', 'id = "Budget-Line"')
+    error, _ = refused(tmp_path, text)
+    assert "identifiant « Budget-Line » invalide" in error.message
+    assert_line(error, line_of(text, 'id = "Budget-Line"'))
+
+
+def test_return_from_a_non_hold_state(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'event = "resume"\nfrom = "paused"', 'event = "resume"\nfrom = "review.pending"')
+    error, _ = refused(tmp_path, text)
+    assert "transition « resume » de « review.pending » vers « @return »" in error.message
+    assert "« @return » ne part que d'un état d'attente (hold = true)" in error.message
+    assert_line(error, line_of(text, 'to = "@return"'))
+
+
+def test_return_from_any_state_is_refused(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'event = "resume"\nfrom = "paused"', 'event = "resume"\nfrom = "*"')
+    error, _ = refused(tmp_path, text)
+    assert "transition « resume » de « * » vers « @return »" in error.message
+
+
+def test_no_final_state(tmp_path: Path) -> None:
+    text = patched(LINEAR, 'final = true', 'hold = false')
+    error, _ = refused(tmp_path, text, name="linear.toml")
+    assert "définition « linear » : aucun état final (final = true)" in error.message
+
+
+def test_unknown_initial_state(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'initial = "draft"', 'initial = "drafting"')
+    error, _ = refused(tmp_path, text)
+    assert "état initial « drafting » inconnu" in error.message
+    assert_line(error, line_of(text, 'initial = "drafting"'))
+
+
+def test_missing_events_table(tmp_path: Path) -> None:
+    text = LINEAR.replace('[events]\ngo = "Avancer"\n', "")
+    error, _ = refused(tmp_path, text, name="linear.toml")
+    assert "définition « linear » : la table [events]" in error.message
+
+
+def test_missing_definition_id(tmp_path: Path) -> None:
+    error, _ = refused(tmp_path, patched(LINEAR, 'id = "linear"\n', ""), name="linear.toml")
+    assert "la clé « id »" in error.message
+
+
+def test_two_files_with_the_same_id(tmp_path: Path) -> None:
+    write(tmp_path, "a.toml", LINEAR)
+    path = write(tmp_path, "b.toml", LINEAR)
+    with pytest.raises(DefinitionError) as caught:
+        load(tmp_path)
+    assert caught.value.source == str(path)
+    assert "identifiant « linear » déjà utilisé par a.toml" in caught.value.message
+    assert_line(caught.value, 1)
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        load(tmp_path)
+    assert "aucun fichier de définition" in caught.value.message
+
+
+# ================================================================================================ variants
+
+
+def test_variant_adding_an_item_that_already_exists(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'id = "inventory_number"', 'id = "needed_by"')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "étape « draft »" in error.message
+    assert "élément « needed_by » déclaré deux fois" in error.message
+    assert_line(error, line_of(text, 'id = "needed_by"'))
+
+
+def test_variant_adding_the_same_item_twice(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'id = "security_opinion"', 'id = "inventory_number"')
+    text = patched(text, 'step = "review"', 'step = "draft"')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "élément « inventory_number » déclaré deux fois" in error.message
+    assert_line(error, line_of(text, 'id = "inventory_number"', occurrence=2))
+
+
+def test_variant_extending_an_unknown_definition(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'extends = "purchase"', 'extends = "purchases"')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "« extends » désigne une définition inconnue : « purchases »" in error.message
+    assert "définitions disponibles : purchase, purchase_it" in error.message
+    assert_line(error, line_of(text, 'extends = "purchases"'))
+
+
+def test_variant_adding_items_to_an_unknown_step(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'step = "review"', 'step = "delivery"')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "définition « purchase_it » : élément ajouté à une étape inconnue « delivery »" in error.message
+    assert "étapes : draft, review" in error.message
+    assert_line(error, line_of(text, 'step = "delivery"'))
+
+
+def test_variant_item_without_a_step(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'step = "review"\n', "")
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "élément ajouté à une étape inconnue « None »" in error.message
+
+
+@pytest.mark.parametrize("key", ["steps", "states", "transitions"])
+def test_variant_cannot_redefine_the_structure(tmp_path: Path, key: str) -> None:
+    text = VARIANT + f'\n[[{key}]]\nid = "extra"\nlabel = "En plus"\n'
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert f"définition « purchase_it » : une variante ne redéfinit pas « {key} »" in error.message
+
+
+def test_variant_cannot_change_the_initial_state(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'extends = "purchase"\n', 'extends = "purchase"\ninitial = "review"\n')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "une variante ne redéfinit pas « initial »" in error.message
+
+
+def test_variant_item_errors_are_reported_in_the_variant_file(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'choices = ["Favorable", "Défavorable"]\n', "")
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "étape « review », élément « security_opinion »" in error.message
+    assert "au moins deux « choices »" in error.message
+    assert_line(error, line_of(text, 'id = "security_opinion"'))
+
+
+def test_extends_cycle(tmp_path: Path) -> None:
+    first = patched(VARIANT, 'extends = "purchase"', 'extends = "purchase_b"')
+    second = patched(patched(VARIANT, 'id = "purchase_it"', 'id = "purchase_b"'),
+                     'extends = "purchase"', 'extends = "purchase_it"')
+    write(tmp_path, "a.toml", first)
+    write(tmp_path, "b.toml", second)
+    with pytest.raises(DefinitionError) as caught:
+        load(tmp_path)
+    message = caught.value.message
+    assert "cycle d'extensions" in message
+    # the message shows the cycle itself, each definition of it named
+    assert ("purchase_it → purchase_b → purchase_it" in message
+            or "purchase_b → purchase_it → purchase_b" in message)
