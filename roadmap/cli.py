@@ -13,13 +13,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from roadmap.account_table import write_table
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
-from roadmap.service import Roadmap
+from roadmap.service import Roadmap, check_academie_claims
 from roadmap.views import dashboard_view, french_datetime, school_detail, school_summary
-from workflows import DefinitionError, WorkflowError
+from workflows import WorkflowError
 from workflows.definition import load_definition_file
 from workflows.diagram import to_mermaid
 from workflows.models import as_utc
@@ -43,8 +45,9 @@ app.add_typer(definition_app, name="definition")
 table_app = typer.Typer(help="Tableau de création des comptes.", no_args_is_help=True)
 app.add_typer(table_app, name="table")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: names, values and reasons come from users and files; "[x]" in them must print as typed.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
 ByOption = Annotated[str, typer.Option("--by", help="Adresse de la personne qui agit.")]
@@ -102,21 +105,21 @@ def import_annuaire(
         )
     else:
         out.print(
-            f"[bold]{report.path.name}[/bold] : {report.schools} écoles "
+            f"{report.path.name} : {report.schools} écoles "
             f"({report.schools_created} nouvelles, {report.schools_updated} mises à jour, "
             f"{report.schools_unchanged} inchangées), {report.circonscriptions} circonscriptions, "
             f"{report.contacts} contacts, {report.ignored} lignes hors champ ignorées."
         )
         if report.without_circonscription:
             out.print(
-                f"[yellow]{len(report.without_circonscription)} école(s) sans circonscription reconnue :[/yellow] "
+                f"{len(report.without_circonscription)} école(s) sans circonscription reconnue : "
                 + ", ".join(report.without_circonscription[:20])
             )
         for error in report.rejected:
-            err.print(f"[red]ligne {error.line}[/red] : {error.reason}")
+            err.print(f"ligne {error.line} : {error.reason}")
     if report.rejected:
         err.print(
-            f"[red]{len(report.rejected)} ligne(s) rejetée(s)[/red] ; les autres sont importées. "
+            f"{len(report.rejected)} ligne(s) rejetée(s) ; les autres sont importées. "
             "Corrigez ces lignes puis réimportez le fichier."
         )
         raise typer.Exit(EXIT_REJECTED_ROWS)
@@ -201,30 +204,27 @@ def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
 
     definition = roadmap.definitions[d["definition"]]
     circo = d["circonscription"]
-    out.print(f"[bold]{d['name']}[/bold] ({d['uai']}) — {d['address']['commune']}, {d['sector']}")
+    out.print(f"{d['name']} ({d['uai']}) — {d['address']['commune']}, {d['sector']}")
     out.print(
         f"Circonscription : {circo['name'] + ' (' + circo['uai'] + ')' if circo else 'inconnue'} · "
         f"Département {d['departement']['code'] if d['departement'] else '?'} · "
         f"Académie {d['academie']['name'] if d['academie'] else '?'} · Feuille de route : {definition.label}"
     )
     number = f"étape {d['step_number']}/{d['steps_total']} — " if d["step_number"] else ""
-    out.print(
-        f"[bold]{number}{d['step_label']}[/bold] · état : {d['state_label']} [dim]({d['state']}, "
-        f"version {d['version']})[/dim]"
-    )
+    out.print(f"{number}{d['step_label']} · état : {d['state_label']} ({d['state']}, version {d['version']})")
     if d["checklist"]:
         table = Table("", "Élément", "Valeur", title="Liste de contrôle", title_justify="left")
         step = definition.step_of(d["state"]) or definition.step_of(d["held_from"] or "")
         for entry in d["checklist"]:
             item = step.item(entry["id"]) if step else None
-            mark = "[green]✔[/green]" if entry["done"] else ("[red]✘[/red]" if entry["required"] else "·")
+            mark = Text("✔", "green") if entry["done"] else (Text("✘", "red") if entry["required"] else Text("·"))
             value = item.display(entry["value"]) if item else str(entry["value"])
-            table.add_row(mark, f"{entry['label']} [dim]({entry['id']})[/dim]", value)
+            table.add_row(mark, f"{entry['label']} ({entry['id']})", value)
         out.print(table)
     actions = ", ".join(f"{definition.event_label(e)} ({e})" for e in d["allowed_events"]) or "aucune"
     out.print(f"Actions possibles maintenant : {actions}")
     for event, reasons in d["blockers"].items():
-        out.print(f"[yellow]Pour « {definition.event_label(event)} », il manque :[/yellow]")
+        out.print(f"Pour « {definition.event_label(event)} », il manque :")
         for reason in reasons:
             out.print(f"  - {reason}")
     table = Table("Date", "Qui", "Action", "De → vers", "Note", title="Historique", title_justify="left")
@@ -290,7 +290,7 @@ def _event_command(event: str, help_text: str) -> None:
         definition = roadmap.definitions[record.definition_id]
         out.print(
             f"{record.subject} : {definition.event_label(event)} — "
-            f"{definition.state_label(record.source)} → [bold]{definition.state_label(record.target)}[/bold] "
+            f"{definition.state_label(record.source)} → {definition.state_label(record.target)} "
             f"({record.target}, version {record.version})."
         )
 
@@ -408,25 +408,22 @@ def definition_show(
     if fmt != "text":
         raise RoadmapError(f"Format inconnu : « {fmt} ».\n  → formats : text, mermaid, json.")
     out.print(
-        f"[bold]{definition.label}[/bold] ({definition.id}"
+        f"{definition.label} ({definition.id}"
         + (f", variante de {definition.extends}" if definition.extends else "")
         + ")"
     )
     for number, step in enumerate(definition.steps, start=1):
         optional = " (facultative)" if step.optional else ""
-        out.print(
-            f"\n[bold]{number}. {step.label}[/bold] [dim]{step.id}[/dim]{optional} — "
-            + ", ".join(ROLE_LABELS[r] for r in step.roles)
-        )
+        out.print(f"\n{number}. {step.label} {step.id}{optional} — " + ", ".join(ROLE_LABELS[r] for r in step.roles))
         for item in step.checklist:
             extra = f" : {' | '.join(item.choices)}" if item.choices else ""
-            out.print(f"   {'•' if item.required else '◦'} {item.label} [dim]({item.id}, {item.type}){extra}[/dim]")
+            out.print(f"   {'•' if item.required else '◦'} {item.label} ({item.id}, {item.type}){extra}")
         for transition in definition.transitions:
             if transition.source == step.id or transition.source.startswith(step.id + "."):
                 guards = f" si {', '.join(transition.guards)}" if transition.guards else ""
                 out.print(
                     f"   ↳ {transition.source} —{transition.event}→ {transition.dest} "
-                    f"[dim]({'/'.join(transition.roles)}{guards})[/dim]"
+                    f"({'/'.join(transition.roles)}{guards})"
                 )
     out.print("\nÀ tout moment : suspendre (note obligatoire), reprendre, abandonner (note obligatoire).")
 
@@ -438,6 +435,8 @@ def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à 
     definition = load_definition_file(
         file, guards=list(roadmap.engine.guards), roles=ROLE_LABELS, known=roadmap.definitions
     )
+    # Installed, it would sit beside the others (replacing the one with its id, if any).
+    check_academie_claims({**roadmap.definitions, definition.id: definition})
     out.print(
         f"{file} : définition « {definition.id} » valide — {len(definition.steps)} étapes, "
         f"{len(definition.states)} états, {len(definition.transitions)} transitions."
@@ -483,14 +482,14 @@ def _print_dashboard(roadmap: Roadmap, departement: str | None, as_json: bool) -
         table.add_row(row["name"], *[str(row["counts"].get(c["id"], 0) or "·") for c in columns], str(row["total"]))
     totals = overview["totals"]
     table.add_row(
-        "[bold]Total[/bold]",
-        *[f"[bold]{totals.get(c['id'], 0) or '·'}[/bold]" for c in columns],
-        f"[bold]{overview['schools']}[/bold]",
+        "Total",
+        *[f"{totals.get(c['id'], 0) or '·'}" for c in columns],
+        f"{overview['schools']}",
     )
     out.print(table)
     out.print("Légende : " + " · ".join(f"{c['short']} = {c['label']}" for c in columns))
     if overview["waiting"]:
-        out.print("[bold]En attente d'une décision :[/bold]")
+        out.print("En attente d'une décision :")
         for entry in overview["waiting"]:
             out.print(f"  {entry['uai']} {entry['name']} — {entry['state_label']} (depuis le {entry['since']})")
 
@@ -514,7 +513,7 @@ def demo() -> None:
         out.print(f"Démonstration déjà installée ({summary.schools} écoles) : {where}")
     _print_dashboard(roadmap, None, False)
     out.print(
-        "\n[bold]Essayez :[/bold]\n"
+        "\nEssayez :\n"
         "  roadmap school show 0350122T\n"
         "  roadmap school approve 0350122T --by dane.premier-degre@ac-rennes.fr\n"
         "  roadmap school approve 0350165P --by ce.ien35.stgregoire@ac-rennes.fr\n"
@@ -532,16 +531,25 @@ def main() -> None:
     try:
         app()
     except (RoadmapError, WorkflowError) as error:
-        err.print(f"[red]Erreur[/red] : {error}", markup=True)
+        err.print(Text.assemble(("Erreur", "bold red"), f" : {error}"))
         sys.exit(1)
-    except DefinitionError as error:  # pragma: no cover - covered by WorkflowError above
-        err.print(f"[red]Erreur[/red] : {error}")
+    except SQLAlchemyError as error:
+        err.print(
+            Text.assemble(
+                ("Erreur", "bold red"),
+                f" : la base de données ne répond pas comme attendu ({type(error).__name__}).\n"
+                "  → vérifiez ROADMAP_DATABASE_URL (ou ROADMAP_HOME) et que le serveur est joignable, "
+                "puis lancez « roadmap init ».",
+            )
+        )
+        if os.environ.get("ROADMAP_DEBUG"):
+            traceback.print_exc()
         sys.exit(1)
     except Exception as error:
         if os.environ.get("ROADMAP_DEBUG"):
             traceback.print_exc()
         err.print(
-            f"[red]Erreur inattendue[/red] : {type(error).__name__}: {error}\n"
+            f"Erreur inattendue : {type(error).__name__}: {error}\n"
             "  → relancez avec ROADMAP_DEBUG=1 pour le détail technique, et signalez-le."
         )
         sys.exit(1)

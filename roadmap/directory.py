@@ -13,9 +13,10 @@ from sqlmodel import Session, col, select
 
 from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
 from roadmap.errors import InvalidValue
-from roadmap.models import Academie, Circonscription, Departement, Person, School
+from roadmap.models import ROLES, Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
 from roadmap.territory import AcademieInfo
+from workflows.models import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 StartInstance = Callable[[Session, School], None]
@@ -109,6 +110,7 @@ def import_extract(
         elif any(getattr(school, key) != value for key, value in fields.items()):
             for key, value in fields.items():
                 setattr(school, key, value)
+            school.updated_at = utcnow()
             session.add(school)
             report.schools_updated += 1
         else:
@@ -208,6 +210,8 @@ def add_person(session: Session, email: str, role: str, scope: str, name: str) -
 
 def list_people(session: Session, role: str | None = None) -> list[Person]:
     query = select(Person).order_by(col(Person.role), col(Person.scope), col(Person.email))
+    if role and role not in ROLES:
+        raise InvalidValue("--role", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
     if role:
         query = query.where(Person.role == role)
     return list(session.exec(query).all())

@@ -36,6 +36,12 @@ def load_roadmaps(directory: Path) -> dict[str, Definition]:
     definitions = load_definitions(directory, guards=list(roadmap_guards()), roles=ROLE_LABELS)
     if NATIONAL not in definitions:
         raise DefinitionError(directory, f'la définition nationale (id = "{NATIONAL}") est absente.')
+    check_academie_claims(definitions)
+    return definitions
+
+
+def check_academie_claims(definitions: dict[str, Definition]) -> None:
+    """An académie follows at most one variant."""
     claimed: dict[str, str] = {}
     for definition in definitions.values():
         for code in definition.applies_to.get("academies", ()):
@@ -44,7 +50,6 @@ def load_roadmaps(directory: Path) -> dict[str, Definition]:
                     definition.source, f"l'académie {code} est déjà couverte par la définition « {claimed[code]} »."
                 )
             claimed[code] = definition.id
-    return definitions
 
 
 class Roadmap:

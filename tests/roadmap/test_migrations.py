@@ -1,0 +1,133 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
+
+import roadmap.models
+import workflows.models
+from roadmap.db import SQLITE_BUSY_TIMEOUT_MS, alembic_config, check_schema, make_engine, migrate
+from roadmap.errors import RoadmapError
+from tests.conftest import BACKENDS, POSTGRES_URL
+
+assert roadmap.models and workflows.models  # imported for their tables in SQLModel.metadata
+
+TABLES = {"academie", "departement", "circonscription", "school", "person", "stored_file", "workflow_instance",
+          "workflow_history", "workflow_checklist_value", "workflow_refused_attempt"}
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database that exists but holds no table at all."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    assert POSTGRES_URL
+    name = f"roadmap_empty_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def head(engine: Engine) -> str:
+    revision = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert revision
+    return revision
+
+
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:
+    assert set(SQLModel.metadata.tables) >= TABLES
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+        assert set(inspect(connection).get_table_names()) >= TABLES
+    assert differences == [], differences
+
+
+def test_migrate_on_a_migrated_database_is_a_no_op(engine: Engine) -> None:
+    revision = head(engine)
+    with engine.connect() as connection:
+        tables_before = sorted(inspect(connection).get_table_names())
+    assert migrate(engine) == (revision, revision)
+    assert migrate(engine) == (revision, revision)
+    with engine.connect() as connection:
+        assert sorted(inspect(connection).get_table_names()) == tables_before
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [revision]
+    check_schema(engine)  # does not raise
+
+
+def test_check_schema_on_an_empty_database_tells_to_run_init(empty_engine: Engine) -> None:
+    with pytest.raises(RoadmapError) as raised:
+        check_schema(empty_engine)
+    message = str(raised.value)
+    assert "roadmap init" in message and "vide" in message and head(empty_engine) in message
+
+    assert migrate(empty_engine) == (None, head(empty_engine))
+    check_schema(empty_engine)
+    with empty_engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) >= TABLES
+
+
+def test_check_schema_refuses_a_database_at_another_revision(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000_old'"))
+    with pytest.raises(RoadmapError) as raised:
+        check_schema(engine)
+    assert "0000_old" in str(raised.value) and "roadmap init" in str(raised.value)
+
+
+def test_history_rows_cannot_be_changed_or_deleted(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO workflow_instance (definition_id, subject, state, version, created_at, "
+                                "updated_at) VALUES ('national', '0350122T', 'definition', 1, CURRENT_TIMESTAMP, "
+                                "CURRENT_TIMESTAMP)"))
+        instance_id = connection.execute(text("SELECT id FROM workflow_instance")).scalar_one()
+        connection.execute(text("INSERT INTO workflow_history (instance_id, at, actor, role, event, target) "
+                                "VALUES (:id, CURRENT_TIMESTAMP, 'import', 'admin', 'start', 'definition')"),
+                           {"id": instance_id})
+    for statement in ("UPDATE workflow_history SET actor = 'someone-else'", "DELETE FROM workflow_history"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT actor FROM workflow_history")).scalars().all() == ["import"]
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'roadmap.sqlite3'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000 == SQLITE_BUSY_TIMEOUT_MS
+        assert (tmp_path / "nested" / "roadmap.sqlite3").exists()  # parent folder created
+        migrate(engine)
+        with engine.connect() as connection, pytest.raises(DBAPIError, match="FOREIGN KEY"):
+            connection.execute(text("INSERT INTO departement (code, name, academie_code) VALUES ('035', 'x', '99')"))
+    finally:
+        engine.dispose()
