@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
+from typer.exceptions import TyperException
 
 from roadmap.account_table import write_table
 from roadmap.errors import RoadmapError
@@ -527,9 +529,43 @@ def demo() -> None:
 # ------------------------------------------------------------------------------------------- entry point
 
 
+# The command-line parser's own messages, said in French (the parser only speaks English).
+_USAGE_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"No such command '(.+)'\.", "commande inconnue : « {0} »."),
+    (r"Missing argument '(.+)'\.", "argument manquant : {0}."),
+    (r"Missing option '(.+)'\.", "option obligatoire manquante : {0}."),
+    (r"No such option: (\S+)(.*)", "option inconnue : {0}."),
+    (r"Option '(.+)' requires an argument\.", "l'option {0} attend une valeur."),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((.+)\)", "argument(s) en trop : {0}."),
+    (r"Invalid value for '?([^':]+)'?: (.+)", "valeur invalide pour {0} ({1})."),
+    (r"Missing command\.", "sous-commande manquante."),
+)
+
+
+def french_usage_message(message: str) -> str:
+    for pattern, french in _USAGE_MESSAGES:
+        if match := re.fullmatch(pattern, message.strip(), flags=re.DOTALL):
+            return french.format(*match.groups())
+    return message
+
+
 def main() -> None:
     try:
-        app()
+        result = app(standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except TyperException as error:  # usage errors of the command-line parser
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "roadmap"
+        err.print(
+            Text.assemble(
+                ("Commande incorrecte", "bold red"),
+                f" : {french_usage_message(error.format_message())}\n  → aide : {command} --help",
+            )
+        )
+        sys.exit(getattr(error, "exit_code", 2))
+    except KeyboardInterrupt:
+        err.print("Interrompu.")
+        sys.exit(130)
     except (RoadmapError, WorkflowError) as error:
         err.print(Text.assemble(("Erreur", "bold red"), f" : {error}"))
         sys.exit(1)

@@ -20,6 +20,7 @@ from unittest import mock
 import pytest
 
 import roadmap.cli
+from roadmap.cli import french_usage_message
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE, VAL_DE_MARNE
 from tests.factories import make_roadmap
@@ -741,3 +742,28 @@ def test_script_before_init_then_init_twice(tmp_path: Path) -> None:
     assert code == 0 and "à jour" in out
     code, out, _ = run_script("school", "list", "--json", env=env)
     assert code == 0 and json.loads(out) == []
+
+
+@pytest.mark.parametrize(
+    ("english", "french"),
+    [
+        ("No such command 'nope'.", "commande inconnue : « nope »."),
+        ("Missing argument 'uai'.", "argument manquant : uai."),
+        ("Missing option '--by'.", "option obligatoire manquante : --by."),
+        ("No such option: --nope", "option inconnue : --nope."),
+        ("Option '--step' requires an argument.", "l'option --step attend une valeur."),
+        ("Got unexpected extra argument(s) (a b)", "argument(s) en trop : a b."),
+        ("Got unexpected extra argument (a)", "argument(s) en trop : a."),
+        ("Something new", "Something new"),
+    ],
+)
+def test_parser_messages_are_said_in_french(english: str, french: str) -> None:
+    assert french_usage_message(english) == french
+
+
+def test_usage_error_is_french_with_a_help_hint(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "school", "nope")
+    assert code == 2
+    assert "commande inconnue : « nope »" in err
+    assert "roadmap school --help" in err
+    assert "Traceback" not in out + err
