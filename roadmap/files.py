@@ -18,17 +18,19 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 class FileStore:
+    """Files are checked and hashed first (`prepare`); their content is copied into the store and their row
+    added only by `register`, inside the transaction of the accepted checklist change. A refused change
+    therefore leaves nothing behind."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._pending: dict[str, Path] = {}  # sha256 -> file waiting for its checklist change
 
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def store(self, source: Path) -> dict[str, Any]:
-        """Copy a user's file into the store (idempotent, by content) and return the checklist value describing it.
-
-        Only the content is written here; its database row is added by `register`, in the transaction that
-        records the checklist change, so a refused change leaves no row behind."""
+    def prepare(self, source: Path) -> dict[str, Any]:
+        """Check and hash a user's file; returns the checklist value that will describe it once stored."""
         if not source.is_file():
             raise InputFileError(source, "fichier introuvable.", hint="vérifiez le chemin du fichier à joindre.")
         size = source.stat().st_size
@@ -45,12 +47,7 @@ class FileStore:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 digest.update(chunk)
         sha256 = digest.hexdigest()
-        target = self.path_of(sha256)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".part")
-            shutil.copyfile(source, partial)
-            partial.replace(target)
+        self._pending[sha256] = source
         media_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
         return {"name": source.name, "sha256": sha256, "size": size, "media_type": media_type}
 
@@ -59,6 +56,13 @@ class FileStore:
         value = (record.data or {}).get("value")
         if not isinstance(value, dict) or "sha256" not in value:
             return
+        source = self._pending.pop(value["sha256"], None)
+        target = self.path_of(value["sha256"])
+        if source is not None and not target.exists():  # same content = same file: stored once
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".part")
+            shutil.copyfile(source, partial)
+            partial.replace(target)
         if session.get(StoredFile, value["sha256"]) is not None:
             return
         session.add(

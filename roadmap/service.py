@@ -176,7 +176,7 @@ class Roadmap:
                         "un chemin de fichier est attendu.",
                         hint=f"roadmap school check {uai} {item_id} CHEMIN --by {actor.id}",
                     )
-                raw = self.files.store(Path(value))
+                raw = self.files.prepare(Path(value))
             elif value is None:
                 if item.type != "bool":
                     raise InvalidValue(
