@@ -229,24 +229,20 @@ def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
         out.print(f"Pour « {definition.event_label(event)} », il manque :")
         for reason in reasons:
             out.print(f"  - {reason}")
-    table = Table("Date", "Qui", "Action", "De → vers", "Note", title="Historique", title_justify="left")
+    out.print(Text("Historique", style="bold"))
     for h in d["history"]:
-        moved = f"{h['source'] or '—'} → {h['target']}" if h["source"] != h["target"] else h["target"]
-        note = h["note"] or ""
+        when = french_datetime(datetime.fromisoformat(h["at"]))
+        who = f"{h['actor']} ({ROLE_LABELS.get(h['role'], h['role'])})"
         if h["data"] and "item" in h["data"]:
-            note = (
-                f"{h['data']['item']} = {h['data']['value']}"
-                if h["data"]["value"] is not None
-                else f"{h['data']['item']} effacé"
-            )
-        table.add_row(
-            french_datetime(datetime.fromisoformat(h["at"])),
-            f"{h['actor']} ({h['role']})",
-            h["event_label"],
-            moved,
-            note,
-        )
-    out.print(table)
+            step = definition.step(h["data"]["step"])
+            item = step.item(h["data"]["item"]) if step else None
+            label = item.label if item else h["data"]["item"]
+            value = item.display(h["data"]["value"]) if item else str(h["data"]["value"])
+            what = f"« {label} » : {value}" if h["data"]["value"] is not None else f"« {label} » effacé"
+        else:
+            moved = f"{h['source']} → {h['target']}" if h["source"] else h["target"]
+            what = f"{h['event_label']} ({moved})"
+        out.print(f"  {when} · {who} · {what}" + (f" — « {h['note']} »" if h["note"] else ""))
 
 
 @school_app.command("check")

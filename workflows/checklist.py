@@ -29,13 +29,13 @@ def parse_date(raw: str) -> date:
     """Accept ISO (2026-11-23) and French (23/11/2026) dates."""
     text = raw.strip()
     match = _FRENCH_DATE.fullmatch(text) or _ISO_DATE.fullmatch(text)
+    if match is None:
+        raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ (année sur 4 chiffres)")
+    parts = match.groupdict()
     try:
-        if match is None:
-            raise ValueError(text)
-        parts = match.groupdict()
         return date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
     except ValueError as error:
-        raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ (année sur 4 chiffres)") from error
+        raise ValueError("cette date n'existe pas dans le calendrier") from error
 
 
 @dataclass(frozen=True)

@@ -85,13 +85,20 @@ def test_date_given_a_datetime_stores_the_day_only() -> None:
     assert date_item().display(stored) == "23/11/2026"
 
 
-@pytest.mark.parametrize("raw", ["31/02/2026", "29/02/2027", "23/11", "2026-13-01", "demain", "",
-                                 "23-11-2026", "aa/bb/cccc"])
+@pytest.mark.parametrize("raw", ["23/11", "demain", "", "23-11-2026", "aa/bb/cccc"])
 def test_invalid_date_explains_the_expected_formats(raw: str) -> None:
     with pytest.raises(InvalidItemValue) as caught:
         date_item().coerce(raw)
     assert caught.value.reason == DATE_FORMAT_MESSAGE
     assert "« Date de la réunion »" in str(caught.value)
+    assert f"« {raw} »" in str(caught.value)
+
+
+@pytest.mark.parametrize("raw", ["31/02/2026", "29/02/2027", "2026-13-01"])
+def test_impossible_date_is_named_as_such(raw: str) -> None:
+    with pytest.raises(InvalidItemValue) as caught:
+        date_item().coerce(raw)
+    assert caught.value.reason == "cette date n'existe pas dans le calendrier"
     assert f"« {raw} »" in str(caught.value)
 
 
