@@ -474,7 +474,7 @@ BAD_INPUT = [
     pytest.param(["school", "check", SCHOOL, "minutes", "{tmp}/cr.pdf", "--by", DIRECTOR], 1,
                  ["minutes", "features"], id="item-of-another-step"),
     pytest.param(["school", "check", SCHOOL, "teachers_council_date", "31/02/2026", "--by", DIRECTOR], 1,
-                 ["31/02/2026", "JJ/MM/AAAA"], id="impossible-date"),
+                 ["31/02/2026", "n'existe pas"], id="impossible-date"),
     pytest.param(["school", "check", SCHOOL, "teachers_council_date", "demain", "--by", DIRECTOR], 1,
                  ["demain", "JJ/MM/AAAA"], id="date-as-word"),
     pytest.param(["school", "check", SCHOOL, "teachers_council_date", "--by", DIRECTOR], 1,

@@ -269,7 +269,7 @@ def test_definition_and_funding_refuse_to_advance_until_complete(settings: Setti
     assert "Moodle" in str(error) and all(ent in str(error) for ent in COMPLIANT_ENTS)
     # Other ill-typed values are refused too.
     for item, value, fragment in [("sdet_framework", "peut-être", "oui ou non"),
-                                  ("teachers_council_date", "31/02/2026", "JJ/MM/AAAA"),
+                                  ("teachers_council_date", "31/02/2026", "n'existe pas"),
                                   ("teachers_council_date", "hier", "JJ/MM/AAAA"),
                                   ("features", "   ", "vide")]:
         error = refused(roadmap, SCHOOL, partial(roadmap.check, SCHOOL, item, value, DIRECTOR),
