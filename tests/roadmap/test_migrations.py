@@ -131,3 +131,9 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
             connection.execute(text("INSERT INTO departement (code, name, academie_code) VALUES ('035', 'x', '99')"))
     finally:
         engine.dispose()
+
+
+def test_plain_postgresql_url_uses_the_shipped_psycopg_driver() -> None:
+    engine = make_engine("postgresql://someone@127.0.0.1:1/nowhere")
+    assert engine.url.drivername == "postgresql+psycopg"
+    engine.dispose()
