@@ -23,7 +23,7 @@ from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.service import Roadmap, check_academie_claims
 from roadmap.views import dashboard_view, french_datetime, school_detail, school_summary
-from workflows import WorkflowError
+from workflows import TransitionRefused, WorkflowError
 from workflows.definition import load_definition_file
 from workflows.diagram import to_mermaid
 from workflows.models import as_utc
@@ -564,6 +564,8 @@ def main() -> None:
         sys.exit(130)
     except (RoadmapError, WorkflowError) as error:
         err.print(Text.assemble(("Erreur", "bold red"), f" : {error}"))
+        if isinstance(error, TransitionRefused) and any("note" in reason for reason in error.reasons):
+            err.print('  → ajoutez --note "la raison" à la commande.')
         sys.exit(1)
     except SQLAlchemyError as error:
         err.print(

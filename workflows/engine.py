@@ -102,7 +102,7 @@ class WorkflowEngine:
             session=session,
             definition=definition,
             instance=instance,
-            values=self.values(session, instance),
+            load_values=lambda: self.values(session, instance),
             now=self.clock(),
             subject=subject,
         )
@@ -239,7 +239,7 @@ class WorkflowEngine:
         if self.authorize:
             reasons += self.authorize(session, actor, ctx.instance, ctx.subject)
         if edge.spec.note_required and not note:
-            reasons.append("une note expliquant la raison est obligatoire (option --note).")
+            reasons.append("une note expliquant la raison est obligatoire.")
         reasons += self.guard_reasons(ctx, edge.spec, edge.dest)
         return reasons
 

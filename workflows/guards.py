@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +26,18 @@ class GuardContext:
     session: Session
     definition: Definition
     instance: WorkflowInstance
-    values: Mapping[tuple[str, str], Any]  # (step, item) -> stored value
+    load_values: Callable[[], Mapping[tuple[str, str], Any]]  # read on first use only
     now: datetime
     subject: Any = None  # what the instance is about, resolved by the application's subject loader
     target: str | None = None  # destination of the transition being checked
+    _values: Mapping[tuple[str, str], Any] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def values(self) -> Mapping[tuple[str, str], Any]:
+        """(step, item) -> stored value; moves without guards never query them."""
+        if self._values is None:
+            self._values = self.load_values()
+        return self._values
 
     @property
     def step(self) -> StepSpec | None:

@@ -435,7 +435,7 @@ def test_a_refused_move_lists_every_unmet_condition_and_writes_nothing(db: Engin
     refusal = caught.value
     assert refusal.reasons == [
         "votre rôle (agent) ne permet pas cette action ; rôle(s) autorisé(s) : responsable.",
-        "une note expliquant la raison est obligatoire (option --note).",
+        "une note expliquant la raison est obligatoire.",
         "le budget de l'année est épuisé.",
         "le fournisseur « Lyreco » est bloqué.",
     ]
@@ -725,7 +725,7 @@ def test_pause_needs_a_note(db: Engine, tmp_path: Path) -> None:
     start(engine, "PO-1")
     with pytest.raises(TransitionRefused) as caught:
         engine.fire("PO-1", "pause", CLERK)
-    assert caught.value.reasons == ["une note expliquant la raison est obligatoire (option --note)."]
+    assert caught.value.reasons == ["une note expliquant la raison est obligatoire."]
     assert instance(engine, "PO-1").held_from is None
 
 
@@ -814,7 +814,7 @@ def test_superuser_role_passes_role_checks_but_not_guards_or_notes(db: Engine, t
     switches.budget_ok = False
     with pytest.raises(TransitionRefused) as caught:
         engine.fire("PO-2", "approve", AUDITOR)
-    assert caught.value.reasons == ["une note expliquant la raison est obligatoire (option --note).",
+    assert caught.value.reasons == ["une note expliquant la raison est obligatoire.",
                                     "le budget de l'année est épuisé."]
 
 
@@ -848,7 +848,7 @@ def test_authorize_hook_reasons_are_included(db: Engine, tmp_path: Path) -> None
         engine.fire("PO-1", "approve", outsider)
     assert caught.value.reasons == [
         "la demande PO-1 relève du service compta, pas du vôtre.",
-        "une note expliquant la raison est obligatoire (option --note).",
+        "une note expliquant la raison est obligatoire.",
     ]
     clerk_outsider = Actor(id="dan@example.org", role="clerk", scope="achats")
     with pytest.raises(TransitionRefused) as caught:
