@@ -418,11 +418,14 @@ def definition_show(
             out.print(f"   {'•' if item.required else '◦'} {item.label} ({item.id}, {item.type}){extra}")
         for transition in definition.transitions:
             if transition.source == step.id or transition.source.startswith(step.id + "."):
-                guards = f" si {', '.join(transition.guards)}" if transition.guards else ""
+                who = ", ".join(ROLE_LABELS[r] for r in transition.roles)
+                note = ", note obligatoire" if transition.note_required else ""
                 out.print(
-                    f"   ↳ {transition.source} —{transition.event}→ {transition.dest} "
-                    f"({'/'.join(transition.roles)}{guards})"
+                    f"   ↳ « {definition.event_label(transition.event)} » : {transition.source} → {transition.dest} "
+                    f"({who}{note})"
                 )
+                for guard in transition.guards:
+                    out.print(f"       si : {roadmap.engine.guards[guard].description}")
     out.print("\nÀ tout moment : suspendre (note obligatoire), reprendre, abandonner (note obligatoire).")
 
 
