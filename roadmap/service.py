@@ -25,15 +25,23 @@ from roadmap.permissions import authorize
 from roadmap.settings import Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
-from workflows import Actor, Definition, DefinitionError, TransitionRecord, WorkflowEngine, load_definitions
+from workflows import (
+    Actor,
+    Definition,
+    DefinitionError,
+    GuardRegistry,
+    TransitionRecord,
+    WorkflowEngine,
+    load_definitions,
+)
 from workflows.models import WorkflowInstance, utcnow
 
 NATIONAL = "national"
 IMPORT_ACTOR = Actor(id="import-annuaire", role="admin", label="import de l'annuaire")
 
 
-def load_roadmaps(directory: Path) -> dict[str, Definition]:
-    definitions = load_definitions(directory, guards=list(roadmap_guards()), roles=ROLE_LABELS)
+def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[str, Definition]:
+    definitions = load_definitions(directory, guards=list(guards or roadmap_guards()), roles=ROLE_LABELS)
     if NATIONAL not in definitions:
         raise DefinitionError(directory, f'la définition nationale (id = "{NATIONAL}") est absente.')
     check_academie_claims(definitions)
@@ -56,11 +64,12 @@ class Roadmap:
     def __init__(self, settings: Settings, *, db: Engine | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.db = db or make_engine(settings.database_url)
-        self.definitions = load_roadmaps(settings.definitions_dir)
+        guards = roadmap_guards()
+        self.definitions = load_roadmaps(settings.definitions_dir, guards)
         self.engine = WorkflowEngine(
             self.db,
             self.definitions,
-            roadmap_guards(),
+            guards,
             superuser_roles=frozenset({"admin"}),
             authorize=authorize,
             load_subject=lambda s, uai: s.get(School, uai),
@@ -98,7 +107,7 @@ class Roadmap:
         zones = academies(self.settings.territory_file)
 
         def start(session: Session, school: School) -> None:
-            departement = session.get(Departement, school.departement_code)
+            departement = session.get(Departement, school.departement_code)  # from the identity map after the first
             definition = self.definition_for_academie(departement.academie_code if departement else None)
             self.engine.start(session, definition.id, school.uai, IMPORT_ACTOR, note=f"import de {path.name}")
 

@@ -3,14 +3,16 @@ PostgreSQL. Migrations run once per worker into a template; each test gets a cop
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from roadmap.db import make_engine, migrate
@@ -23,6 +25,14 @@ if not ANNUAIRE_DIR.exists():  # CI clones next to shared/; a developer's checko
     ANNUAIRE_DIR = Path(os.environ.get("ROADMAP_ANNUAIRE_DIR", "../shared/data/annuaire")).resolve()
 ILLE_ET_VILAINE = ANNUAIRE_DIR / "annuaire-education_035-ille-et-vilaine_2023.csv"
 VAL_DE_MARNE = ANNUAIRE_DIR / "annuaire-education_094-val-de-marne_2026.csv"
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _track_engine(connection: Connection) -> None:
+    _ENGINES.add(connection.engine)
 
 
 def pytest_report_header() -> str:
@@ -77,6 +87,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    for engine in list(_ENGINES):  # close what the test left pooled before the database goes away
+        if engine.url.database == name:
+            engine.dispose()
+    gc.collect()
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
