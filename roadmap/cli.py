@@ -514,14 +514,15 @@ def demo() -> None:
         out.print(f"Démonstration déjà installée ({summary.schools} écoles) : {where}")
     _print_dashboard(roadmap, None, False)
     out.print(
-        "\nEssayez :\n"
+        "\nEssayez, après avoir chargé l'environnement :\n"
+        f"  export ROADMAP_HOME={roadmap.settings.home} PATH={Path(sys.executable).parent}:$PATH\n"
         "  roadmap school show 0350122T\n"
         "  roadmap school approve 0350122T --by dane.premier-degre@ac-rennes.fr\n"
         "  roadmap school approve 0350165P --by ce.ien35.stgregoire@ac-rennes.fr\n"
         "  roadmap school advance 0350266Z --by ecole.0350266z@ac-rennes.fr   (refusé : il manque des éléments)\n"
         "  roadmap school list --step school_council\n"
-        "  roadmap definition show --format mermaid\n"
-        f"(avec ROADMAP_HOME={roadmap.settings.home})"
+        "  roadmap dashboard\n"
+        "  roadmap definition show --format mermaid"
     )
 
 

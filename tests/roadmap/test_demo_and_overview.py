@@ -1,0 +1,82 @@
+"""The demo data set, the dashboard and the account-table export, through the real entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from roadmap.account_table import COLUMNS
+from roadmap.settings import Settings
+from tests.roadmap.test_cli import ok, run_cli
+
+DEMO_WALKED = {
+    "0350122T": "transmission.submitted",
+    "0350165P": "school_council.awaiting_approval",
+    "0350266Z": "funding",
+    "0350423V": "school_council",
+    "0351019T": "funding",
+}
+
+
+def test_demo_installs_real_data_walks_schools_and_is_idempotent(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ok(capsys, "demo")
+    assert "115 écoles importées" in out
+    for uai, state in DEMO_WALKED.items():
+        assert f"{uai} amené(e) jusqu'à l'état {state}" in out
+        assert json.loads(ok(capsys, "school", "show", uai, "--json"))["state"] == state
+    # The walk is real: guards and permissions applied, every move in the history with its actor.
+    history = json.loads(ok(capsys, "school", "show", "0350165P", "--json"))["history"]
+    assert [h["event"] for h in history if h["event"] != "check"] == ["start", "advance", "advance", "advance"]
+    assert {h["actor"] for h in history[1:]} == {"yann.kervella@ac-rennes.fr"}
+    again = ok(capsys, "demo")
+    assert "déjà installée (115 écoles)" in again
+    assert len(json.loads(ok(capsys, "school", "list", "--json"))) == 115
+    # The suggested commands work on the demo: the DANE validates the first table of 035.
+    ok(capsys, "school", "approve", "0350122T", "--by", "dane.premier-degre@ac-rennes.fr")
+    ok(capsys, "school", "approve", "0350165P", "--by", "ce.ien35.stgregoire@ac-rennes.fr")
+    code, _, err = run_cli(capsys, "school", "advance", "0350266Z", "--by", "ecole.0350266z@ac-rennes.fr")
+    assert code == 1 and "n'est pas renseigné" in err
+
+
+def test_dashboard_counts_schools_per_step_and_circonscription(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok(capsys, "demo")
+    overview = json.loads(ok(capsys, "dashboard", "--json"))
+    assert overview["schools"] == 115
+    assert overview["totals"] == {"definition": 110, "funding": 2, "school_council": 2, "transmission": 1}
+    assert sum(row["total"] for row in overview["rows"]) == 115
+    bruz = next(row for row in overview["rows"] if row["uai"] == "0350739N")
+    assert bruz["counts"] == {"definition": 25, "transmission": 1} and bruz["name"] == "de Bruz"
+    assert {w["uai"]: w["waiting_for"] for w in overview["waiting"]} == {"0350122T": "cpd", "0350165P": "ien"}
+    text = ok(capsys, "dashboard")
+    assert "Écoles par étape" in text and "En attente d'une décision" in text
+    assert json.loads(ok(capsys, "dashboard", "--departement", "022", "--json"))["schools"] == 0
+
+
+def test_account_table_export_has_the_thirteen_columns(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ok(capsys, "demo")
+    as_csv, as_xlsx = tmp_path / "tableau.csv", tmp_path / "tableau.xlsx"
+    assert "1 école(s) (0350122T)" in ok(capsys, "table", "export", as_csv, "--departement", "035")
+    with as_csv.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    assert rows[0] == list(COLUMNS) == ["RNE", "Secteur", "Nom", "Voie", "Lieu-dit", "CP", "Commune", "Téléphone",
+                                        "Responsable", "CIRCO", "RNE CIRCO", "date CE", "ENT"]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["RNE"] == "0350122T" and row["Responsable"] == "Claire Martin" and row["RNE CIRCO"] == "0350739N"
+    assert row["ENT"] == "One 1D (Open Digital Education)" and row["CP"] == "35580"
+    ok(capsys, "table", "export", as_xlsx)
+    sheet = load_workbook(as_xlsx).active
+    assert sheet is not None
+    values = [[cell.value for cell in line] for line in sheet.iter_rows()]
+    assert values[0] == list(COLUMNS) and values[1][0] == "0350122T"
+    code, _, err = run_cli(capsys, "table", "export", tmp_path / "tableau.pdf")
+    assert code == 1 and ".xlsx ou .csv" in err
