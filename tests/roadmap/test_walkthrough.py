@@ -36,7 +36,9 @@ from tests.roadmap.walk import (
     add_people,
     fill,
     minutes_file,
+    submit_council,
     walk_from_transmission_to_deployed,
+    walk_from_transmission_to_parent_training,
     walk_to_transmission,
 )
 from workflows.errors import InvalidItemValue, TransitionRefused
@@ -170,29 +172,7 @@ def assert_chained(history: list[dict[str, Any]], state: str) -> None:
 
 def walk_to_parent_training(roadmap: Roadmap, tmp_path: Path) -> None:
     walk_to_transmission(roadmap, tmp_path)
-    fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    roadmap.fire(SCHOOL, "approve", DANE)
-    fill(roadmap, SCHOOL, SETUP_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    fill(roadmap, SCHOOL, GDPR_ITEMS, DIRECTOR)
-    record = tmp_path / "fiche-traitement.pdf"
-    record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
-    roadmap.check(SCHOOL, "processing_record", str(record), DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    fill(roadmap, SCHOOL, TRAINING_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-
-
-def submit_council(roadmap: Roadmap, tmp_path: Path, uai: str, director: str) -> None:
-    """From definition to school_council.awaiting_approval."""
-    fill(roadmap, uai, DEFINITION_ITEMS, director)
-    roadmap.fire(uai, "advance", director)
-    fill(roadmap, uai, FUNDING_ITEMS, director)
-    roadmap.fire(uai, "advance", director)
-    fill(roadmap, uai, COUNCIL_ITEMS, director)
-    roadmap.check(uai, "minutes", str(minutes_file(tmp_path)), director)
-    roadmap.fire(uai, "advance", director)
+    walk_from_transmission_to_parent_training(roadmap, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------- the lawful walk

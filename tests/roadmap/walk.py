@@ -50,8 +50,8 @@ def minutes_file(tmp_path: Path) -> Path:
     return path
 
 
-def walk_to_transmission(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR,
-                         ien: str = IEN) -> None:
+def submit_council(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR) -> None:
+    """From definition to school_council.awaiting_approval."""
     fill(roadmap, uai, DEFINITION_ITEMS, director)
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, FUNDING_ITEMS, director)
@@ -59,11 +59,16 @@ def walk_to_transmission(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, di
     fill(roadmap, uai, COUNCIL_ITEMS, director)
     roadmap.check(uai, "minutes", str(minutes_file(tmp_path)), director)
     roadmap.fire(uai, "advance", director)
+
+
+def walk_to_transmission(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR,
+                         ien: str = IEN) -> None:
+    submit_council(roadmap, tmp_path, uai, director)
     roadmap.fire(uai, "approve", ien)
 
 
-def walk_from_transmission_to_deployed(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
-                                       director: str = DIRECTOR, first_in_departement: bool = True) -> None:
+def walk_from_transmission_to_parent_training(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
+                                              director: str = DIRECTOR, first_in_departement: bool = True) -> None:
     fill(roadmap, uai, TRANSMISSION_ITEMS, director)
     roadmap.fire(uai, "advance", director)
     roadmap.fire(uai, "approve" if first_in_departement else "advance", DANE if first_in_departement else CPD)
@@ -76,4 +81,9 @@ def walk_from_transmission_to_deployed(roadmap: Roadmap, tmp_path: Path, uai: st
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, TRAINING_ITEMS, director)
     roadmap.fire(uai, "advance", director)
+
+
+def walk_from_transmission_to_deployed(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
+                                       director: str = DIRECTOR, first_in_departement: bool = True) -> None:
+    walk_from_transmission_to_parent_training(roadmap, tmp_path, uai, director, first_in_departement)
     roadmap.fire(uai, "skip", director, note="Réunion des parents reportée à la rentrée prochaine")
