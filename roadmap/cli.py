@@ -148,6 +148,13 @@ def people_add(
     out.print(f"{person.name} <{person.email}> enregistré(e) : {ROLE_LABELS[person.role]}, périmètre {person.scope}.")
 
 
+@people_app.command("remove")
+def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la personne.")]) -> None:
+    """Retirer une personne (elle ne peut plus agir ; l'historique garde la trace de ses actions)."""
+    person = _roadmap().remove_person(email)
+    out.print(f"{person.name} <{person.email}> retiré(e) ; ses actions passées restent dans l'historique.")
+
+
 @people_app.command("list")
 def people_list(role: Annotated[str | None, typer.Option("--role")] = None, as_json: JsonOption = False) -> None:
     """Lister les personnes enregistrées."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
-from roadmap.errors import InvalidValue
+from roadmap.errors import InvalidValue, NotFound
 from roadmap.models import ROLES, Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
 from roadmap.territory import AcademieInfo
@@ -205,6 +205,16 @@ def add_person(session: Session, email: str, role: str, scope: str, name: str) -
         )
     person = Person(email=address, name=name.strip(), role=role, scope=normalized, source="manual")
     session.add(person)
+    return person
+
+
+def remove_person(session: Session, email: str) -> Person:
+    """Forget a person (data minimisation); the history keeps the address of what they did."""
+    address = email.strip().lower()
+    person = session.exec(select(Person).where(Person.email == address)).first()
+    if person is None:
+        raise NotFound("Personne", address, hint="consultez « roadmap people list ».")
+    session.delete(person)
     return person
 
 

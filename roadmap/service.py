@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from roadmap import annuaire
 from roadmap.account_table import build_row
 from roadmap.db import check_schema, make_engine, migrate
-from roadmap.directory import ImportReport, add_person, import_extract, list_people
+from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import FileStore
 from roadmap.guards import roadmap_guards
@@ -117,6 +117,10 @@ class Roadmap:
     def add_person(self, email: str, role: str, scope: str, name: str) -> Person:
         with self.session() as session, session.begin():
             return add_person(session, email, role, scope, name)
+
+    def remove_person(self, email: str) -> Person:
+        with self.session() as session, session.begin():
+            return remove_person(session, email)
 
     def people(self, role: str | None = None) -> list[Person]:
         with self.session() as session:

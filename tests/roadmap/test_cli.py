@@ -767,3 +767,17 @@ def test_usage_error_is_french_with_a_help_hint(cli_env: Settings, capsys: pytes
     assert "commande inconnue : « nope »" in err
     assert "roadmap school --help" in err
     assert "Traceback" not in out + err
+
+
+def test_people_remove_stops_a_person_acting_and_keeps_the_history(
+    small_db: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok(capsys, "school", "check", SCHOOL, "features", "blog", "--by", DIRECTOR)  # small_db registered DIRECTOR
+    assert "retiré(e)" in ok(capsys, "people", "remove", DIRECTOR.upper())
+    assert DIRECTOR not in ok(capsys, "people", "list", "--json")
+    code, _, err = run_cli(capsys, "school", "check", SCHOOL, "admin_tools", "--by", DIRECTOR)
+    assert code == 1 and "introuvable" in err
+    history = json.loads(ok(capsys, "school", "show", SCHOOL, "--json"))["history"]
+    assert [h["actor"] for h in history if h["event"] == "check"] == [DIRECTOR]
+    code, _, err = run_cli(capsys, "people", "remove", "personne@ac-rennes.fr")
+    assert code == 1 and "people list" in err
