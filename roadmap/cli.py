@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from typer.exceptions import TyperException
 
 from roadmap.account_table import write_table
+from roadmap.backup import export_all, restore_all
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.service import Roadmap, check_academie_claims
@@ -463,6 +464,31 @@ def table_export(
     rows = _roadmap().account_rows(departement=departement, state=state)
     write_table(rows, output)
     out.print(f"{output} : {len(rows)} école(s) ({', '.join(r['RNE'] for r in rows[:10])}).")
+
+
+# ------------------------------------------------------------------------------------------- reversibility
+
+
+@app.command("export")
+def export_command(output: Annotated[Path, typer.Argument(help="Archive à écrire (.zip).")]) -> None:
+    """Exporter tout ce que l'outil contient (données, historique, documents joints) dans une archive ZIP."""
+    if output.suffix.lower() != ".zip":
+        raise RoadmapError(f"{output} : l'archive doit porter l'extension .zip.")
+    roadmap = _roadmap()
+    counts = export_all(roadmap.db, roadmap.files, output)
+    out.print(
+        f"{output} : {sum(counts.values())} lignes exportées ("
+        + ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+        + ")."
+    )
+
+
+@app.command("restore")
+def restore_command(archive: Annotated[Path, typer.Argument(help="Archive créée par « roadmap export ».")]) -> None:
+    """Restaurer une archive dans une base neuve (roadmap init d'abord ; aucune fusion avec des données existantes)."""
+    roadmap = _roadmap()
+    counts = restore_all(roadmap.db, roadmap.files, archive)
+    out.print(f"{archive} : {sum(counts.values())} lignes restaurées.")
 
 
 # ------------------------------------------------------------------------------------------- overview
