@@ -196,7 +196,14 @@ def add_person(session: Session, email: str, role: str, scope: str, name: str) -
     if not name.strip():
         raise InvalidValue("--name", name, "le nom est vide.", hint="indiquez le prénom et le nom.")
     normalized = check_scope(session, role, scope)
-    if session.exec(select(Person).where(Person.email == address)).first() is not None:
+    existing = session.exec(select(Person).where(Person.email == address)).first()
+    if existing is not None and existing.source == "annuaire" and (existing.role, existing.scope) == (role, normalized):
+        # A functional mailbox from the annuaire gets the name of the person who uses it (e.g. the director who
+        # works from the school's address); imports no longer rename it.
+        existing.name, existing.source = name.strip(), "manual"
+        session.add(existing)
+        return existing
+    if existing is not None:
         raise InvalidValue(
             "EMAIL",
             address,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from roadmap.account_table import director_name
 from roadmap.errors import InvalidValue, RoadmapError
 from roadmap.models import School
 from roadmap.permissions import authorize, covers, normalize_scope
@@ -270,8 +271,8 @@ BAD_PEOPLE = [
     # Addresses already used: by a person registered by hand (whatever the case), or by an annuaire mailbox.
     (DIRECTOR_1, "cpd", "035", "Autre Personne", ["EMAIL", DIRECTOR_1, "déjà enregistrée", "people list"]),
     ("  Claire.MARTIN@AC-Rennes.fr ", "director", S1, "Claire Martin", ["déjà enregistrée", DIRECTOR_1]),
-    (IEN_A, "ien", CIRCO_A, "Jean Ien", ["déjà enregistrée"]),
-    (f"ecole.{S1}@ac-rennes.fr".upper(), "director", S1, "Direction", ["déjà enregistrée"]),
+    (IEN_A, "cpd", "035", "Jean Ien", ["déjà enregistrée"]),  # an annuaire mailbox, claimed with another role
+    (f"ecole.{S1}@ac-rennes.fr".upper(), "admin", "*", "Direction", ["déjà enregistrée"]),
 ]
 
 
@@ -331,3 +332,15 @@ def test_people_add_stores_normalised_scopes_that_then_work(settings: Settings, 
     assert version(roadmap, S1) == ("definition", 3) and version(roadmap, S5) == ("suspended", 2)
     reasons = refused(roadmap, S3, lambda: roadmap.fire(S3, "suspend", "anne.riou@ac-grenoble.fr", note="x"))
     assert any("académie 08" in r for r in reasons)
+
+
+def test_an_annuaire_mailbox_can_be_named_by_the_person_who_uses_it(settings: Settings, tmp_path: Path) -> None:
+    roadmap = setup_roadmap(settings, tmp_path, people=False)
+    mailbox = f"ecole.{S1}@ac-rennes.fr"
+    person = roadmap.add_person(mailbox.upper(), "director", S1.lower(), "Claire Martin")
+    assert (person.email, person.name, person.source) == (mailbox.lower(), "Claire Martin", "manual")
+    assert [p.email for p in roadmap.people() if p.email == mailbox.lower()] == [mailbox.lower()]  # no duplicate
+    with roadmap.session() as session:
+        assert director_name(session, S1) == "Claire Martin"  # the account table's Responsable
+    roadmap.import_annuaire(territory(tmp_path))  # a later import does not take the name back
+    assert [(p.name, p.source) for p in roadmap.people() if p.email == mailbox.lower()] == [("Claire Martin", "manual")]
