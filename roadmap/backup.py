@@ -32,7 +32,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _tables() -> list[Table]:
-    return [table for table in SQLModel.metadata.sorted_tables]
+    return list(SQLModel.metadata.sorted_tables)  # parents before children
 
 
 def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,11 +24,10 @@ from roadmap.backup import export_all, restore_all
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.service import Roadmap, check_academie_claims
-from roadmap.views import dashboard_view, french_datetime, school_detail, school_summary
+from roadmap.views import dashboard_view, french_datetime, iso_utc, school_detail, school_summary
 from workflows import TransitionRefused, WorkflowError
 from workflows.definition import load_definition_file
 from workflows.diagram import to_mermaid
-from workflows.models import as_utc
 
 EXIT_REJECTED_ROWS = 3
 
@@ -210,8 +210,6 @@ def school_show(uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as
 
 
 def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
-    from datetime import datetime
-
     definition = roadmap.definitions[d["definition"]]
     circo = d["circonscription"]
     out.print(f"{d['name']} ({d['uai']}) — {d['address']['commune']}, {d['sector']}")
@@ -329,7 +327,7 @@ def school_refusals(uai: Annotated[str, typer.Argument(help="UAI de l'école.")]
         _print_json(
             [
                 {
-                    "at": as_utc(r.at).isoformat().replace("+00:00", "Z"),
+                    "at": iso_utc(r.at),
                     "actor": r.actor,
                     "role": r.role,
                     "event": r.event,

@@ -13,8 +13,6 @@ from roadmap.service import Roadmap
 from roadmap.settings import PARIS
 from workflows.models import WorkflowInstance, as_utc
 
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
 
 def iso_utc(moment: datetime) -> str:
     return as_utc(moment).isoformat().replace("+00:00", "Z")

@@ -9,6 +9,7 @@ import shutil
 import uuid
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,20 +56,34 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
+@contextmanager
+def postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (optionally copied from a template); dropped, connections closed, on exit."""
     assert POSTGRES_URL
-    name = f"roadmap_template_{_worker()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    migrate(engine)
-    engine.dispose()
-    yield name
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        for engine in list(_ENGINES):  # close what was left pooled before the database goes away
+            if engine.url.database == name:
+                engine.dispose()
+        gc.collect()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    with postgres_database(f"roadmap_template_{_worker()}") as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield make_url(url).database or ""
 
 
 @pytest.fixture(params=BACKENDS)
@@ -80,20 +95,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(template, target)
         yield f"sqlite:///{target}"
         return
-    assert POSTGRES_URL
     template_name: str = request.getfixturevalue("postgres_template")
-    name = f"roadmap_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    for engine in list(_ENGINES):  # close what the test left pooled before the database goes away
-        if engine.url.database == name:
-            engine.dispose()
-    gc.collect()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database("roadmap_test", template=template_name) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from roadmap.models import StoredFile
 from roadmap.settings import Settings
 from tests.roadmap.test_walkthrough import small_roadmap
-from tests.roadmap.walk import COUNCIL_ITEMS, DEFINITION_ITEMS, DIRECTOR, FUNDING_ITEMS, SCHOOL, fill
+from tests.roadmap.walk import COUNCIL_ITEMS, DIRECTOR, SCHOOL, fill, walk_to_school_council
 from workflows import TransitionRefused
 
 
@@ -32,10 +32,7 @@ def test_refused_file_check_leaves_nothing_behind(settings: Settings, tmp_path: 
 
 def test_accepted_file_is_stored_once_by_content(settings: Settings, tmp_path: Path) -> None:
     roadmap = small_roadmap(settings, tmp_path)
-    fill(roadmap, SCHOOL, DEFINITION_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    fill(roadmap, SCHOOL, FUNDING_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
+    walk_to_school_council(roadmap)
     fill(roadmap, SCHOOL, COUNCIL_ITEMS, DIRECTOR)
     first, copy = tmp_path / "cr.pdf", tmp_path / "cr-copie.pdf"
     first.write_bytes(b"%PDF-1.4 the same minutes")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
@@ -19,7 +17,7 @@ import roadmap.models
 import workflows.models
 from roadmap.db import SQLITE_BUSY_TIMEOUT_MS, alembic_config, check_schema, make_engine, migrate
 from roadmap.errors import RoadmapError
-from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.conftest import BACKENDS, postgres_database
 
 assert roadmap.models and workflows.models  # imported for their tables in SQLModel.metadata
 
@@ -28,10 +26,8 @@ TABLES = {"academie", "departement", "circonscription", "school", "person", "sto
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+def engine(db: Engine) -> Engine:
+    return db
 
 
 @pytest.fixture(params=BACKENDS)
@@ -42,17 +38,10 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    assert POSTGRES_URL
-    name = f"roadmap_empty_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database("roadmap_empty") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def head(engine: Engine) -> str:

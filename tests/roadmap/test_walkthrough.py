@@ -39,6 +39,7 @@ from tests.roadmap.walk import (
     submit_council,
     walk_from_transmission_to_deployed,
     walk_from_transmission_to_parent_training,
+    walk_to_school_council,
     walk_to_transmission,
 )
 from workflows.errors import InvalidItemValue, TransitionRefused
@@ -312,10 +313,7 @@ def test_definition_and_funding_refuse_to_advance_until_complete(settings: Setti
 
 def test_school_council_date_minutes_and_ien_approval(settings: Settings, tmp_path: Path) -> None:
     roadmap = small_roadmap(settings, tmp_path)
-    fill(roadmap, SCHOOL, DEFINITION_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    fill(roadmap, SCHOOL, FUNDING_ITEMS, DIRECTOR)
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
+    walk_to_school_council(roadmap)
 
     # Only the school fills the council step.
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.check(SCHOOL, "reasons_presented", "oui", CPD))

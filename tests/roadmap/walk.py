@@ -50,12 +50,17 @@ def minutes_file(tmp_path: Path) -> Path:
     return path
 
 
-def submit_council(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR) -> None:
-    """From definition to school_council.awaiting_approval."""
+def walk_to_school_council(roadmap: Roadmap, uai: str = SCHOOL, director: str = DIRECTOR) -> None:
+    """From definition to school_council (definition and funding complete)."""
     fill(roadmap, uai, DEFINITION_ITEMS, director)
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, FUNDING_ITEMS, director)
     roadmap.fire(uai, "advance", director)
+
+
+def submit_council(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director: str = DIRECTOR) -> None:
+    """From definition to school_council.awaiting_approval."""
+    walk_to_school_council(roadmap, uai, director)
     fill(roadmap, uai, COUNCIL_ITEMS, director)
     roadmap.check(uai, "minutes", str(minutes_file(tmp_path)), director)
     roadmap.fire(uai, "advance", director)
