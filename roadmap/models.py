@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
@@ -85,3 +85,27 @@ class StoredFile(SQLModel, table=True):
     size: int
     media_type: str = Field(default="application/octet-stream", max_length=128)
     stored_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """An administrative action (people, imports, restore...): who, when, what. Append-only, like the history."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(max_length=254)
+    role: str = Field(max_length=32)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=254)
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ProcessLock(SQLModel, table=True):
+    """One row per named lock (e.g. "import"): writing it first in a transaction serialises that kind of work."""
+
+    __tablename__ = "process_lock"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(default="", max_length=254)
+    acquired_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -32,8 +32,10 @@ class WorkflowInstance(SQLModel, table=True):
     state: str = Field(max_length=128, index=True)
     held_from: str | None = Field(default=None, max_length=128)
     version: int = Field(default=1)
+    definition_version: int = Field(default=1)  # the version of the definition the instance follows
     created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()  # moves on every change, checklist included
+    entered_at: datetime = _timestamp()  # when the instance entered its current state
 
 
 class HistoryEntry(SQLModel, table=True):
@@ -62,6 +64,7 @@ class ChecklistValue(SQLModel, table=True):
     step: str = Field(max_length=64)
     item: str = Field(max_length=64)
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    revision: int = Field(default=1)  # bumped on every change of this item: concurrent edits of it conflict
     updated_by: str = Field(max_length=254)
     updated_at: datetime = _timestamp()
 

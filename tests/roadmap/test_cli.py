@@ -566,9 +566,9 @@ def test_commands_before_init_tell_to_run_roadmap_init(
         assert "inattendue" not in err
 
     out = ok(capsys, "init")
-    assert "créée" in out and "0001" in out
+    assert "créée" in out and "0002" in out
     out = ok(capsys, "init")
-    assert "à jour" in out and "0001" in out
+    assert "à jour" in out and "0002" in out
     assert run_json(capsys, "school", "list") == []
 
 
@@ -576,7 +576,7 @@ def test_init_is_idempotent_on_a_migrated_database(cli_env: Settings, capsys: py
     ok(capsys, "people", "add", CPD, "--role", "admin", "--scope", "*", "--name", "Paul Le Gall")
     for _ in range(2):
         out = ok(capsys, "init")
-        assert "à jour" in out and "0001" in out
+        assert "à jour" in out and "0002" in out
     assert [p["email"] for p in run_json(capsys, "people", "list")] == [CPD]  # data kept
 
 

@@ -22,7 +22,7 @@ from tests.conftest import BACKENDS, postgres_database
 assert roadmap.models and workflows.models  # imported for their tables in SQLModel.metadata
 
 TABLES = {"academie", "departement", "circonscription", "school", "person", "stored_file", "workflow_instance",
-          "workflow_history", "workflow_checklist_value", "workflow_refused_attempt"}
+          "workflow_history", "workflow_checklist_value", "workflow_refused_attempt", "audit_entry", "process_lock"}
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_check_schema_refuses_a_database_at_another_revision(engine: Engine) -> 
 def test_history_rows_cannot_be_changed_or_deleted(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO workflow_instance (definition_id, subject, state, version, created_at, "
-                                "updated_at) VALUES ('national', '0350122T', 'definition', 1, CURRENT_TIMESTAMP, "
-                                "CURRENT_TIMESTAMP)"))
+                                "updated_at, entered_at) VALUES ('national', '0350122T', 'definition', 1, "
+                                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
         instance_id = connection.execute(text("SELECT id FROM workflow_instance")).scalar_one()
         connection.execute(text("INSERT INTO workflow_history (instance_id, at, actor, role, event, target) "
                                 "VALUES (:id, CURRENT_TIMESTAMP, 'import', 'admin', 'start', 'definition')"),
@@ -105,6 +105,17 @@ def test_history_rows_cannot_be_changed_or_deleted(engine: Engine) -> None:
             connection.execute(text(statement))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT actor FROM workflow_history")).scalars().all() == ["import"]
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO audit_entry (at, actor, role, action, target) "
+                                "VALUES (CURRENT_TIMESTAMP, 'admin@example.fr', 'admin', 'people.add', 'x@ex.fr')"))
+    for statement in ("UPDATE audit_entry SET actor = 'someone-else'", "DELETE FROM audit_entry"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["admin@example.fr"]
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -126,3 +137,29 @@ def test_plain_postgresql_url_uses_the_shipped_psycopg_driver() -> None:
     engine = make_engine("postgresql://someone@127.0.0.1:1/nowhere")
     assert engine.url.drivername == "postgresql+psycopg"
     engine.dispose()
+
+
+def test_upgrade_from_0001_dates_each_instance_from_its_last_move(empty_engine: Engine) -> None:
+    from alembic import command
+
+    config = alembic_config(empty_engine)
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with empty_engine.begin() as connection:
+        connection.execute(text("INSERT INTO workflow_instance (definition_id, subject, state, version, created_at, "
+                                "updated_at) VALUES ('national', '0350122T', 'funding', 3, '2026-09-01 08:00:00', "
+                                "'2026-10-05 08:00:00')"))
+        instance_id = connection.execute(text("SELECT id FROM workflow_instance")).scalar_one()
+        for at, event, target in (("2026-09-01 08:00:00", "start", "definition"),
+                                  ("2026-09-20 08:00:00", "advance", "funding"),
+                                  ("2026-10-05 08:00:00", "check", "funding")):
+            connection.execute(text("INSERT INTO workflow_history (instance_id, at, actor, role, event, target) "
+                                    "VALUES (:id, :at, 'x', 'director', :event, :target)"),
+                               {"id": instance_id, "at": at, "event": event, "target": target})
+    migrate(empty_engine)
+    with empty_engine.connect() as connection:
+        entered, definition_version = connection.execute(
+            text("SELECT entered_at, definition_version FROM workflow_instance")).one()
+    assert str(entered).startswith("2026-09-20 08:00:00")  # the move, not the later checklist change
+    assert definition_version == 1

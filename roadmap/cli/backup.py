@@ -1,0 +1,34 @@
+"""Reversibility commands: export, restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roadmap.backup import export_all, restore_all
+from roadmap.cli.common import app, out, service
+from roadmap.errors import RoadmapError
+
+
+@app.command("export")
+def export_command(output: Annotated[Path, typer.Argument(help="Archive à écrire (.zip).")]) -> None:
+    """Exporter tout ce que l'outil contient (données, historique, documents joints) dans une archive ZIP."""
+    if output.suffix.lower() != ".zip":
+        raise RoadmapError(f"{output} : l'archive doit porter l'extension .zip.")
+    roadmap = service()
+    counts = export_all(roadmap.db, roadmap.files, output)
+    out.print(
+        f"{output} : {sum(counts.values())} lignes exportées ("
+        + ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+        + ")."
+    )
+
+
+@app.command("restore")
+def restore_command(archive: Annotated[Path, typer.Argument(help="Archive créée par « roadmap export ».")]) -> None:
+    """Restaurer une archive dans une base neuve (roadmap init d'abord ; aucune fusion avec des données existantes)."""
+    roadmap = service()
+    counts = restore_all(roadmap.db, roadmap.files, archive)
+    out.print(f"{archive} : {sum(counts.values())} lignes restaurées.")

@@ -1,0 +1,118 @@
+"""Definition commands: show, check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from roadmap.cli.common import definition_app, out, print_json
+from roadmap.errors import RoadmapError
+from roadmap.models import ROLE_LABELS
+from roadmap.service import Roadmap, check_academie_claims
+from workflows.definition import load_definition_file
+from workflows.diagram import to_mermaid
+
+
+@definition_app.command("show")
+def definition_show(
+    fmt: Annotated[str, typer.Option("--format", help="text, mermaid ou json.")] = "text",
+    definition_id: Annotated[
+        str, typer.Option("--id", help="Définition (national, grenoble, aix_marseille…).")
+    ] = "national",
+) -> None:
+    """Afficher une feuille de route et son diagramme."""
+    roadmap = Roadmap.from_env()
+    if definition_id not in roadmap.definitions:
+        raise RoadmapError(
+            f"Définition inconnue : « {definition_id} ».\n  → disponibles : " + ", ".join(sorted(roadmap.definitions))
+        )
+    definition = roadmap.definitions[definition_id]
+    if fmt == "mermaid":
+        sys.stdout.write(to_mermaid(definition))
+        return
+    if fmt == "json":
+        print_json(
+            {
+                "id": definition.id,
+                "label": definition.label,
+                "extends": definition.extends,
+                "applies_to": {k: list(v) for k, v in definition.applies_to.items()},
+                "steps": [
+                    {
+                        "id": s.id,
+                        "label": s.label,
+                        "roles": list(s.roles),
+                        "optional": s.optional,
+                        "checklist": [
+                            {
+                                "id": i.id,
+                                "label": i.label,
+                                "type": i.type,
+                                "required": i.required,
+                                "choices": list(i.choices),
+                            }
+                            for i in s.checklist
+                        ],
+                    }
+                    for s in definition.steps
+                ],
+                "states": [
+                    {"id": s.id, "label": s.label, "step": s.step, "final": s.final, "hold": s.hold}
+                    for s in definition.states.values()
+                ],
+                "transitions": [
+                    {
+                        "event": t.event,
+                        "from": t.source,
+                        "to": t.dest,
+                        "roles": list(t.roles),
+                        "guards": list(t.guards),
+                        "note_required": t.note_required,
+                    }
+                    for t in definition.transitions
+                ],
+            }
+        )
+        return
+    if fmt != "text":
+        raise RoadmapError(f"Format inconnu : « {fmt} ».\n  → formats : text, mermaid, json.")
+    out.print(
+        f"{definition.label} ({definition.id}"
+        + (f", variante de {definition.extends}" if definition.extends else "")
+        + ")"
+    )
+    for number, step in enumerate(definition.steps, start=1):
+        optional = " (facultative)" if step.optional else ""
+        out.print(f"\n{number}. {step.label} {step.id}{optional} — " + ", ".join(ROLE_LABELS[r] for r in step.roles))
+        for item in step.checklist:
+            extra = f" : {' | '.join(item.choices)}" if item.choices else ""
+            out.print(f"   {'•' if item.required else '◦'} {item.label} ({item.id}, {item.type}){extra}")
+        for transition in definition.transitions:
+            if transition.source == step.id or transition.source.startswith(step.id + "."):
+                who = ", ".join(ROLE_LABELS[r] for r in transition.roles)
+                note = ", note obligatoire" if transition.note_required else ""
+                out.print(
+                    f"   ↳ « {definition.event_label(transition.event)} » : {transition.source} → {transition.dest} "
+                    f"({who}{note})"
+                )
+                for guard in transition.guards:
+                    out.print(f"       si : {roadmap.engine.guards[guard].description}")
+    out.print("\nÀ tout moment : suspendre (note obligatoire), reprendre, abandonner (note obligatoire).")
+
+
+@definition_app.command("check")
+def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à vérifier.")]) -> None:
+    """Vérifier un fichier de définition (variante d'académie) sans l'installer."""
+    roadmap = Roadmap.from_env()
+    definition = load_definition_file(
+        file, guards=list(roadmap.engine.guards), roles=ROLE_LABELS, known=roadmap.definitions
+    )
+    # Installed, it would sit beside the others (replacing the one with its id, if any).
+    check_academie_claims({**roadmap.definitions, definition.id: definition})
+    out.print(
+        f"{file} : définition « {definition.id} » valide — {len(definition.steps)} étapes, "
+        f"{len(definition.states)} états, {len(definition.transitions)} transitions."
+    )

@@ -1,0 +1,85 @@
+"""The entry point: runs the app, turns every error into a French message and an exit code."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+from typer.exceptions import TyperException
+
+from roadmap.cli import backup, definitions, imports, overview, people, schools, setup, tables
+from roadmap.cli.common import app, err
+from roadmap.errors import RoadmapError
+from workflows import TransitionRefused, WorkflowError
+
+COMMAND_GROUPS = (backup, definitions, imports, overview, people, schools, setup, tables)  # importing registers them
+
+# The command-line parser's own messages, said in French (the parser only speaks English).
+_USAGE_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"No such command '(.+)'\.", "commande inconnue : « {0} »."),
+    (r"Missing argument '(.+)'\.", "argument manquant : {0}."),
+    (r"Missing option '(.+)'\.", "option obligatoire manquante : {0}."),
+    (r"No such option: (\S+)(.*)", "option inconnue : {0}."),
+    (r"Option '(.+)' requires an argument\.", "l'option {0} attend une valeur."),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((.+)\)", "argument(s) en trop : {0}."),
+    (r"Invalid value for '?([^':]+)'?: (.+)", "valeur invalide pour {0} ({1})."),
+    (r"Missing command\.", "sous-commande manquante."),
+)
+
+
+def french_usage_message(message: str) -> str:
+    for pattern, french in _USAGE_MESSAGES:
+        if match := re.fullmatch(pattern, message.strip(), flags=re.DOTALL):
+            return french.format(*match.groups())
+    return message
+
+
+def main() -> None:
+    try:
+        result = app(standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except TyperException as error:  # usage errors of the command-line parser
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "roadmap"
+        err.print(
+            Text.assemble(
+                ("Commande incorrecte", "bold red"),
+                f" : {french_usage_message(error.format_message())}\n  → aide : {command} --help",
+            )
+        )
+        sys.exit(getattr(error, "exit_code", 2))
+    except KeyboardInterrupt:
+        err.print("Interrompu.")
+        sys.exit(130)
+    except (RoadmapError, WorkflowError) as error:
+        err.print(Text.assemble(("Erreur", "bold red"), f" : {error}"))
+        if isinstance(error, TransitionRefused) and any("note" in reason for reason in error.reasons):
+            err.print('  → ajoutez --note "la raison" à la commande.')
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        err.print(
+            Text.assemble(
+                ("Erreur", "bold red"),
+                f" : la base de données ne répond pas comme attendu ({type(error).__name__}).\n"
+                "  → vérifiez ROADMAP_DATABASE_URL (ou ROADMAP_HOME) et que le serveur est joignable, "
+                "puis lancez « roadmap init ».",
+            )
+        )
+        if os.environ.get("ROADMAP_DEBUG"):
+            traceback.print_exc()
+        sys.exit(1)
+    except Exception as error:
+        if os.environ.get("ROADMAP_DEBUG"):
+            traceback.print_exc()
+        err.print(
+            f"Erreur inattendue : {type(error).__name__}: {error}\n"
+            "  → relancez avec ROADMAP_DEBUG=1 pour le détail technique, et signalez-le."
+        )
+        sys.exit(1)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,52 @@
+"""People commands: add, remove, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roadmap.cli.common import JsonOption, out, people_app, print_json, service
+from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
+
+
+@people_app.command("add")
+def people_add(
+    email: Annotated[str, typer.Argument(help="Adresse professionnelle.")],
+    role: Annotated[str, typer.Option("--role", help="Rôle : " + ", ".join(ROLES))],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="UAI d'école ou de circonscription, code de département (035) ou d'académie (14), * pour admin",
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="Prénom et nom.")],
+) -> None:
+    """Enregistrer une personne avec son rôle et son périmètre."""
+    person = service().add_person(email, role, scope, name)
+    out.print(f"{person.name} <{person.email}> enregistré(e) : {ROLE_LABELS[person.role]}, périmètre {person.scope}.")
+
+
+@people_app.command("remove")
+def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la personne.")]) -> None:
+    """Retirer une personne (elle ne peut plus agir ; l'historique garde la trace de ses actions)."""
+    person = service().remove_person(email)
+    out.print(f"{person.name} <{person.email}> retiré(e) ; ses actions passées restent dans l'historique.")
+
+
+@people_app.command("list")
+def people_list(role: Annotated[str | None, typer.Option("--role")] = None, as_json: JsonOption = False) -> None:
+    """Lister les personnes enregistrées."""
+    people = service().people(role)
+    if as_json:
+        print_json(
+            [{"email": p.email, "name": p.name, "role": p.role, "scope": p.scope, "source": p.source} for p in people]
+        )
+        return
+    table = Table("Adresse", "Nom", "Rôle", "Périmètre", "Origine")
+    for p in people:
+        table.add_row(p.email, p.name, ROLE_LABELS.get(p.role, p.role), p.scope, p.source)
+    out.print(table)
+    out.print(f"{len(people)} personne(s). Périmètres : " + "; ".join(f"{r} = {k}" for r, k in SCOPE_KINDS.items()))

@@ -1,0 +1,191 @@
+"""School commands: list, show, check, the roadmap's events, refusals."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from roadmap.cli.common import (
+    ByOption,
+    JsonOption,
+    NoteOption,
+    VersionOption,
+    out,
+    print_json,
+    require_by,
+    school_app,
+    service,
+)
+from roadmap.models import ROLE_LABELS
+from roadmap.service import Roadmap
+from roadmap.views import french_datetime, iso_utc, school_detail, school_summary
+
+
+@school_app.command("list")
+def school_list(
+    step: Annotated[str | None, typer.Option("--step", help="Filtrer par étape (ex. school_council).")] = None,
+    circonscription: Annotated[str | None, typer.Option("--circonscription", help="UAI de la circonscription.")] = None,
+    departement: Annotated[str | None, typer.Option("--departement", help="Code du département (035).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lister les écoles et l'étape où en est leur parcours."""
+    roadmap = service()
+    rows = [
+        school_summary(roadmap, school, instance)
+        for school, instance in roadmap.schools(step=step, circonscription=circonscription, departement=departement)
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("UAI", "École", "Commune", "Étape", "État")
+    for row in rows:
+        table.add_row(row["uai"], row["name"], row["commune"], row["step_label"], row["state_label"])
+    out.print(table)
+    out.print(f"{len(rows)} école(s).")
+
+
+@school_app.command("show")
+def school_show(uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False) -> None:
+    """Afficher le parcours d'une école : étape, liste de contrôle, historique, actions possibles."""
+    roadmap = service()
+    detail = school_detail(roadmap, uai)
+    if as_json:
+        print_json(detail)
+        return
+    _print_detail(roadmap, detail)
+
+
+def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
+    definition = roadmap.definitions[d["definition"]]
+    circo = d["circonscription"]
+    out.print(f"{d['name']} ({d['uai']}) — {d['address']['commune']}, {d['sector']}")
+    out.print(
+        f"Circonscription : {circo['name'] + ' (' + circo['uai'] + ')' if circo else 'inconnue'} · "
+        f"Département {d['departement']['code'] if d['departement'] else '?'} · "
+        f"Académie {d['academie']['name'] if d['academie'] else '?'} · Feuille de route : {definition.label}"
+    )
+    number = f"étape {d['step_number']}/{d['steps_total']} — " if d["step_number"] else ""
+    out.print(f"{number}{d['step_label']} · état : {d['state_label']} ({d['state']}, version {d['version']})")
+    if d["checklist"]:
+        table = Table("", "Élément", "Valeur", title="Liste de contrôle", title_justify="left")
+        step = definition.step_of(d["state"]) or definition.step_of(d["held_from"] or "")
+        for entry in d["checklist"]:
+            item = step.item(entry["id"]) if step else None
+            mark = Text("✔", "green") if entry["done"] else (Text("✘", "red") if entry["required"] else Text("·"))
+            value = item.display(entry["value"]) if item else str(entry["value"])
+            table.add_row(mark, f"{entry['label']} ({entry['id']})", value)
+        out.print(table)
+    actions = ", ".join(f"{definition.event_label(e)} ({e})" for e in d["allowed_events"]) or "aucune"
+    out.print(f"Actions possibles maintenant : {actions}")
+    for event, reasons in d["blockers"].items():
+        out.print(f"Pour « {definition.event_label(event)} », il manque :")
+        for reason in reasons:
+            out.print(f"  - {reason}")
+    out.print(Text("Historique", style="bold"))
+    for h in d["history"]:
+        when = french_datetime(datetime.fromisoformat(h["at"]))
+        who = f"{h['actor']} ({ROLE_LABELS.get(h['role'], h['role'])})"
+        if h["data"] and "item" in h["data"]:
+            step = definition.step(h["data"]["step"])
+            item = step.item(h["data"]["item"]) if step else None
+            label = item.label if item else h["data"]["item"]
+            value = item.display(h["data"]["value"]) if item else str(h["data"]["value"])
+            what = f"« {label} » : {value}" if h["data"]["value"] is not None else f"« {label} » effacé"
+        else:
+            moved = f"{h['source']} → {h['target']}" if h["source"] else h["target"]
+            what = f"{h['event_label']} ({moved})"
+        out.print(f"  {when} · {who} · {what}" + (f" — « {h['note']} »" if h["note"] else ""))
+
+
+@school_app.command("check")
+def school_check(
+    uai: Annotated[str, typer.Argument(help="UAI de l'école.")],
+    item: Annotated[str, typer.Argument(help="Identifiant de l'élément (voir school show).")],
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="Valeur : oui/non, date JJ/MM/AAAA, choix, texte, ou chemin de fichier. Sans valeur : coché."
+        ),
+    ] = None,
+    by: ByOption = "",
+    clear: Annotated[bool, typer.Option("--clear", help="Effacer la valeur.")] = False,
+    expect_version: VersionOption = None,
+) -> None:
+    """Renseigner un élément de la liste de contrôle de l'étape en cours."""
+    require_by(by)
+    record = service().check(uai, item, value, by, clear=clear, expected_version=expect_version)
+    data = record.data or {}
+    shown = "effacé" if data.get("value") is None else json.dumps(data.get("value"), ensure_ascii=False)
+    out.print(
+        f"{record.subject} : « {data.get('item')} » {shown if shown == 'effacé' else '= ' + shown} "
+        f"(version {record.version})."
+    )
+
+
+def _event_command(event: str, help_text: str) -> None:
+    def command(
+        uai: Annotated[str, typer.Argument(help="UAI de l'école.")],
+        by: ByOption = "",
+        note: NoteOption = None,
+        expect_version: VersionOption = None,
+    ) -> None:
+        require_by(by)
+        roadmap = service()
+        record = roadmap.fire(uai, event, by, note=note, expected_version=expect_version)
+        definition = roadmap.definitions[record.definition_id]
+        out.print(
+            f"{record.subject} : {definition.event_label(event)} — "
+            f"{definition.state_label(record.source)} → {definition.state_label(record.target)} "
+            f"({record.target}, version {record.version})."
+        )
+
+    command.__doc__ = help_text
+    school_app.command(event)(command)
+    if "_" in event:
+        school_app.command(event.replace("_", "-"), hidden=True)(command)
+
+
+for _event, _help in (
+    ("advance", "Valider l'étape en cours et passer à la suivante (ou soumettre pour approbation)."),
+    ("approve", "Approuver (IEN : compte rendu du conseil d'école ; DANE : première transmission du tableau)."),
+    ("request_changes", "Renvoyer pour corrections, avec une note."),
+    ("suspend", "Suspendre le parcours, avec une note."),
+    ("resume", "Reprendre un parcours suspendu là où il s'était arrêté."),
+    ("abandon", "Abandonner le parcours, avec une note."),
+    ("skip", "Passer l'étape facultative (formation des parents), avec une note."),
+):
+    _event_command(_event, _help)
+
+
+@school_app.command("refusals")
+def school_refusals(uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False) -> None:
+    """Lister les tentatives refusées pour une école (traçabilité)."""
+    roadmap = service()
+    uai = roadmap.school_uai(uai)
+    with roadmap.session() as session:
+        refusals = roadmap.engine.refusals(session, uai)
+    if as_json:
+        print_json(
+            [
+                {
+                    "at": iso_utc(r.at),
+                    "actor": r.actor,
+                    "role": r.role,
+                    "event": r.event,
+                    "state": r.state,
+                    "reasons": r.reasons,
+                }
+                for r in refusals
+            ]
+        )
+        return
+    for r in refusals:
+        out.print(f"{french_datetime(r.at)} — {r.actor} ({r.role}) : {r.event} à l'état {r.state}")
+        for reason in r.reasons:
+            out.print(f"  - {reason}")
+    out.print(f"{len(refusals)} tentative(s) refusée(s).")
