@@ -46,6 +46,12 @@ class ChecklistItem:
     required: bool = True
     choices: tuple[str, ...] = field(default_factory=tuple)
     help: str = ""
+    # Dates: how far back / ahead of today a value may be, and the "step.item" date it may not precede.
+    max_years_back: int | None = None
+    max_years_ahead: int | None = None
+    not_before: str = ""
+    # Id of an item of the same step whose value lets this required item be filed later (it stays owed).
+    deferrable_with: str = ""
 
     def coerce(self, raw: object) -> Any:
         """Turn user input (text from a form or the CLI, or a native value) into the JSON value stored."""

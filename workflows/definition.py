@@ -22,6 +22,7 @@ from workflows.errors import DefinitionError
 ANY_STATE = "*"
 RETURN = "@return"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ITEM_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")  # "step.item"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TransitionSpec:
     roles: tuple[str, ...]
     guards: tuple[str, ...] = ()
     note_required: bool = False
+    four_eyes: bool = False  # whoever moved the instance into the source state may not fire this one
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,22 @@ class _Builder:
             raise self.fail(f"{where} : « choices » n'a de sens que pour le type choice.", value=item_id)
         if len(set(choices)) != len(choices):
             raise self.fail(f"{where} : un choix apparaît deux fois.", value=item_id)
+        years: dict[str, int | None] = {}
+        for key in ("max_years_back", "max_years_ahead"):
+            value = table.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise self.fail(f"{where} : « {key} » doit être un nombre entier d'années (≥ 0).", value=item_id)
+            if value is not None and item_type != "date":
+                raise self.fail(f"{where} : « {key} » n'a de sens que pour le type date.", value=item_id)
+            years[key] = value
+        not_before = table.get("not_before", "")
+        if not isinstance(not_before, str) or (not_before and (item_type != "date" or not _ITEM_REF.match(not_before))):
+            raise self.fail(
+                f"{where} : « not_before » désigne une autre date sous la forme « étape.élément ».", value=item_id
+            )
+        deferrable_with = table.get("deferrable_with", "")
+        if not isinstance(deferrable_with, str) or (deferrable_with and not _ID.match(deferrable_with)):
+            raise self.fail(f"{where} : « deferrable_with » doit être l'identifiant d'un élément.", value=item_id)
         return ChecklistItem(
             id=item_id,
             label=self.string(table, "label", where),
@@ -323,6 +341,10 @@ class _Builder:
             required=required,
             choices=tuple(choices),
             help=str(table.get("help", "")),
+            max_years_back=years["max_years_back"],
+            max_years_ahead=years["max_years_ahead"],
+            not_before=not_before,
+            deferrable_with=deferrable_with,
         )
 
     def checklist(self, entries: Any, where: str, existing: Iterable[ChecklistItem] = ()) -> tuple[ChecklistItem, ...]:
@@ -505,6 +527,7 @@ def _build_base(
                 roles=roles,
                 guards=tuple(raw_guards),
                 note_required=bool(raw.get("note_required", False)),
+                four_eyes=bool(raw.get("four_eyes", False)),
             )
         )
     seen: set[tuple[str, str, str]] = set()
