@@ -1,8 +1,11 @@
-"""Database engine (SQLite with WAL, foreign keys and a busy timeout; or PostgreSQL) and migrations."""
+"""Database engine (SQLite with WAL, foreign keys and a busy timeout; or PostgreSQL), migrations, and the true
+cause of a database failure in French (a read-only or missing folder, a lock held too long, a server down...)."""
 
 from __future__ import annotations
 
+import errno
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,31 +13,96 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from roadmap.errors import RoadmapError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SUPPORTED = "sqlite:///CHEMIN/roadmap.sqlite3 ou postgresql://UTILISATEUR:MOT_DE_PASSE@HÔTE:PORT/BASE"
 
 
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+class DatabaseProblem(RoadmapError):
+    """The database cannot be used as configured; says why and what to do."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(f"{problem}\n  → {hint}")
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseProblem(
+            f"ROADMAP_DATABASE_URL n'est pas une adresse de base de données lisible (« {url} »).",
+            f"donnez une adresse de la forme {SUPPORTED}.",
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):  # the driver we ship is psycopg 3
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseProblem(
+            f"type de base de données non pris en charge : « {parsed.get_backend_name()} ».",
+            f"l'outil fonctionne avec SQLite ou PostgreSQL : {SUPPORTED}.",
+        )
+    return parsed
+
+
+def prepare_folder(folder: Path, what: str = "Le dossier des données (ROADMAP_HOME)") -> None:
+    """Create `folder` (owner-only) or say in French why it cannot hold the database and files."""
+    if folder.exists() and not folder.is_dir():
+        raise DatabaseProblem(
+            f"{what} « {folder} » est un fichier, pas un dossier.",
+            "indiquez un dossier dans ROADMAP_HOME (ou déplacez ce fichier).",
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise DatabaseProblem(
+            f"{what} « {folder} » ne peut pas être créé ({_strerror(error)}).",
+            "choisissez un emplacement où vous avez le droit d'écrire (variable ROADMAP_HOME).",
+        ) from None
+    try:  # a real write: permission bits do not tell the whole story (root, read-only mounts)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DatabaseProblem(
+            f"{what} « {folder} » est en lecture seule ({_strerror(error)}).",
+            "donnez-vous le droit d'y écrire, ou choisissez un autre dossier (variable ROADMAP_HOME).",
+        ) from None
+
+
+def _strerror(error: OSError) -> str:
+    return {
+        errno.EACCES: "droits insuffisants",
+        errno.EPERM: "opération non permise",
+        errno.EROFS: "système de fichiers en lecture seule",
+        errno.ENOTDIR: "un élément du chemin est un fichier, pas un dossier",
+        errno.ENOSPC: "disque plein",
+    }.get(error.errno or 0, error.strerror or str(error))
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise DatabaseProblem(
+                f"pilote de base de données inconnu : « {parsed.drivername} ».",
+                f"utilisez une adresse de la forme {SUPPORTED}.",
+            ) from None
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        prepare_folder(Path(parsed.database).parent)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -44,14 +112,36 @@ def make_engine(url: str) -> Engine:
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # Alembic's configuration interpolates "%": an encoded password or "?options=-c%20..." must be escaped.
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return config
+
+
+def _revision_and_tables(engine: Engine) -> tuple[str | None, list[str]]:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        names = [] if current else inspect(connection).get_table_names()
+    tables = [name for name in names if name != "alembic_version"]
+    return current, tables
+
+
+def _refuse_unversioned(engine: Engine, tables: list[str]) -> None:
+    """Tables but no schema version: the version table was dropped, or the database belongs to something else."""
+    raise DatabaseProblem(
+        f"La base de données ({engine.url.render_as_string()}) contient des tables ({', '.join(sorted(tables)[:5])}"
+        f"{'…' if len(tables) > 5 else ''}) mais pas la table qui indique la version de son schéma "
+        "(alembic_version) : elle a été modifiée à la main, ou n'a pas été créée par cet outil.",
+        "ne lancez pas « roadmap init » dessus ; restaurez la dernière exportation dans une base neuve "
+        "(ROADMAP_HOME ou ROADMAP_DATABASE_URL vers un emplacement vide, roadmap init, puis roadmap restore), "
+        "ou rétablissez la table alembic_version depuis une sauvegarde.",
+    )
 
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema; returns (revision before, revision after)."""
-    with engine.connect() as connection:
-        before = MigrationContext.configure(connection).get_current_revision()
+    before, tables = _revision_and_tables(engine)
+    if before is None and tables:
+        _refuse_unversioned(engine, tables)
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -62,8 +152,9 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 
 def check_schema(engine: Engine) -> None:
     """Refuse to work on a database that is not at the latest migration."""
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+    current, tables = _revision_and_tables(engine)
+    if current is None and tables:
+        _refuse_unversioned(engine, tables)
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     if current != head:
         state = "vide" if current is None else f"à la révision {current}"
@@ -71,3 +162,47 @@ def check_schema(engine: Engine) -> None:
             f"La base de données ({engine.url.render_as_string()}) est {state} ; "
             f"la version attendue est {head}.\n  → lancez « roadmap init » pour la créer ou la mettre à jour."
         )
+
+
+def explain(error: SQLAlchemyError, url: str | URL) -> DatabaseProblem:
+    """The true cause of a database failure, for a person: what happened and what to do."""
+    where = url if isinstance(url, str) else url.render_as_string(hide_password=True)
+    original = getattr(error, "orig", None)
+    text = str(original or error).lower()
+    if isinstance(error, OperationalError) and "database is locked" in text:
+        return DatabaseProblem(
+            "la base de données est occupée par une autre opération (import, restauration…) depuis trop longtemps.",
+            "attendez que l'autre commande se termine, puis relancez celle-ci.",
+        )
+    if "readonly database" in text or "read-only" in text:
+        return DatabaseProblem(
+            f"la base de données ({where}) est en lecture seule.",
+            "donnez le droit d'écrire sur le fichier et son dossier (ROADMAP_HOME), ou changez d'emplacement.",
+        )
+    if "unable to open database file" in text:
+        return DatabaseProblem(
+            f"le fichier de la base de données ({where}) ne peut pas être ouvert ou créé.",
+            "vérifiez que le dossier ROADMAP_HOME existe et que vous avez le droit d'y écrire.",
+        )
+    if "disk is full" in text or "no space left" in text:
+        return DatabaseProblem("le disque est plein : la base de données ne peut pas grandir.", "libérez de la place.")
+    if "connection refused" in text or "could not translate host name" in text or "timeout expired" in text:
+        return DatabaseProblem(
+            f"le serveur PostgreSQL ne répond pas ({where}).",
+            "vérifiez qu'il est démarré et joignable, et l'adresse donnée dans ROADMAP_DATABASE_URL.",
+        )
+    if "password authentication failed" in text or ("role" in text and "does not exist" in text):
+        return DatabaseProblem(
+            f"le serveur PostgreSQL refuse la connexion ({where}) : utilisateur ou mot de passe refusé.",
+            "vérifiez l'utilisateur et le mot de passe de ROADMAP_DATABASE_URL.",
+        )
+    if "no such table" in text or "undefinedtable" in text or ("relation" in text and "does not exist" in text):
+        return DatabaseProblem(
+            f"une table attendue manque dans la base de données ({where}).",
+            "si la base est neuve, lancez « roadmap init » ; sinon elle a été modifiée à la main : "
+            "restaurez la dernière exportation dans une base neuve.",
+        )
+    return DatabaseProblem(
+        f"la base de données ({where}) a refusé l'opération ({type(original or error).__name__}).",
+        "vérifiez ROADMAP_DATABASE_URL (ou ROADMAP_HOME) ; relancez avec ROADMAP_DEBUG=1 pour le détail technique.",
+    )

@@ -63,7 +63,7 @@ def check_academie_claims(definitions: dict[str, Definition]) -> None:
 class Roadmap:
     def __init__(self, settings: Settings, *, db: Engine | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
-        self.db = db or make_engine(settings.database_url)
+        self.db = db or make_engine(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
         guards = roadmap_guards()
         self.definitions = load_roadmaps(settings.definitions_dir, guards)
         self.engine = WorkflowEngine(

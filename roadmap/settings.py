@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def _data_dir() -> Path:
+    """The repository's `data/`, shipped in the wheel as the package `roadmap_data` (see pyproject.toml)."""
+    spec = importlib.util.find_spec("roadmap_data")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "roadmaps").is_dir():
+            return Path(location).resolve()
+    return Path(__file__).resolve().parent.parent / "data"  # a source tree that is not installed
+
+
+REPO_DATA = _data_dir()
 
 
 @dataclass(frozen=True)
@@ -18,6 +30,7 @@ class Settings:
     definitions_dir: Path
     territory_file: Path
     demo_dir: Path = REPO_DATA / "demo"
+    busy_timeout_ms: int = 30_000  # how long a write waits for another one before giving up (SQLite)
 
     @property
     def files_dir(self) -> Path:
@@ -36,4 +49,12 @@ class Settings:
             definitions_dir=data / "roadmaps",
             territory_file=data / "territory" / "academies.toml",
             demo_dir=data / "demo",
+            busy_timeout_ms=_busy_timeout_ms(env.get("ROADMAP_BUSY_TIMEOUT", "")),
         )
+
+
+def _busy_timeout_ms(seconds: str) -> int:
+    try:
+        return max(0, int(float(seconds) * 1000)) if seconds.strip() else 30_000
+    except ValueError:
+        return 30_000

@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/venv.sh
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
+# shellcheck source=scripts/wheel_check.sh
+source scripts/wheel_check.sh
 
 ensure_venv
 pg_ensure_installed
@@ -29,6 +31,11 @@ fi
 echo "== mypy"
 if ! .venv/bin/mypy; then
     failed+=(mypy)
+fi
+
+echo "== wheel (pip install . into a fresh venv, roadmap demo from another folder)"
+if ! wheel_check; then
+    failed+=(wheel)
 fi
 
 echo "== pytest (sqlite + postgresql)"

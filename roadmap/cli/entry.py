@@ -13,7 +13,9 @@ from typer.exceptions import TyperException
 
 from roadmap.cli import backup, definitions, imports, overview, people, schools, setup, tables
 from roadmap.cli.common import app, err
+from roadmap.db import explain
 from roadmap.errors import RoadmapError
+from roadmap.settings import Settings
 from workflows import TransitionRefused, WorkflowError
 
 COMMAND_GROUPS = (backup, definitions, imports, overview, people, schools, setup, tables)  # importing registers them
@@ -61,14 +63,7 @@ def main() -> None:
             err.print('  → ajoutez --note "la raison" à la commande.')
         sys.exit(1)
     except SQLAlchemyError as error:
-        err.print(
-            Text.assemble(
-                ("Erreur", "bold red"),
-                f" : la base de données ne répond pas comme attendu ({type(error).__name__}).\n"
-                "  → vérifiez ROADMAP_DATABASE_URL (ou ROADMAP_HOME) et que le serveur est joignable, "
-                "puis lancez « roadmap init ».",
-            )
-        )
+        err.print(Text.assemble(("Erreur", "bold red"), f" : {explain(error, Settings.from_env().database_url)}"))
         if os.environ.get("ROADMAP_DEBUG"):
             traceback.print_exc()
         sys.exit(1)
