@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
 )
 OPTIONAL_COLUMNS = frozenset({"Lieu-dit"})
 COUNCIL_DATE = ("school_council", "council_date")
+FAMILIES_INFORMED = ("school_council", "families_informed_individually")  # late council: date families signed
 ENT_CHOICE = ("definition", "ent")
 
 
@@ -48,7 +49,8 @@ def director_name(session: Session, school_uai: str) -> str:
 
 def build_row(session: Session, school: School, values: Mapping[tuple[str, str], Any]) -> dict[str, str]:
     circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
-    council = values.get(COUNCIL_DATE)
+    # A late council is still owed: the families' individual information is then the date they were informed.
+    council = values.get(COUNCIL_DATE) or values.get(FAMILIES_INFORMED)
     return {
         "RNE": school.uai,
         "Secteur": school.sector,

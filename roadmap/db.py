@@ -13,11 +13,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from roadmap.errors import RoadmapError
+from workflows.engine import WRITE_INTENT
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -99,12 +100,21 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Transactions are begun by us (below), not by pysqlite's own rules (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Connection) -> None:
+        # A unit of work that will write takes the write lock at once: concurrent writers then wait their turn
+        # (busy timeout) instead of failing on a stale WAL snapshot when they reach their first write.
+        immediate = connection.get_execution_options().get(WRITE_INTENT)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

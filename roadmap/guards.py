@@ -10,6 +10,7 @@ from roadmap.account_table import COUNCIL_DATE, ENT_CHOICE, build_row, row_probl
 from roadmap.models import School
 from roadmap.settings import PARIS
 from workflows import GuardContext, GuardRegistry
+from workflows.guards import is_deferred
 from workflows.models import HistoryEntry, WorkflowInstance
 
 DANE_VALIDATION = ("approve", "transmission.submitted")  # (event, source) of the DANE's validation
@@ -39,6 +40,10 @@ def ent_compliant(ctx: GuardContext) -> list[str]:
 def council_date_not_future(ctx: GuardContext) -> list[str]:
     council = ctx.value(*COUNCIL_DATE)
     if not council:
+        step = ctx.definition.step(COUNCIL_DATE[0])
+        item = step.item(COUNCIL_DATE[1]) if step else None
+        if step is not None and item is not None and is_deferred(ctx, step, item):
+            return []  # late council: families informed one by one, the council and its minutes stay owed
         return ["la date du conseil d'école n'est pas renseignée."]
     held = date.fromisoformat(council)
     if held > today(ctx):

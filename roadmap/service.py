@@ -22,7 +22,7 @@ from roadmap.files import FileStore
 from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS, Departement, Person, School
 from roadmap.permissions import authorize
-from roadmap.settings import Settings
+from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
 from workflows import (
@@ -74,6 +74,7 @@ class Roadmap:
             authorize=authorize,
             load_subject=lambda s, uai: s.get(School, uai),
             clock=clock,
+            timezone=PARIS,
         )
         self.files = FileStore(settings.files_dir)
         self.engine.hooks.append(self.files.register)
@@ -111,15 +112,15 @@ class Roadmap:
             definition = self.definition_for_academie(departement.academie_code if departement else None)
             self.engine.start(session, definition.id, school.uai, IMPORT_ACTOR, note=f"import de {path.name}")
 
-        with self.session() as session, session.begin():
+        with self.engine.transaction() as session:
             return import_extract(session, extract, zones, start)
 
     def add_person(self, email: str, role: str, scope: str, name: str) -> Person:
-        with self.session() as session, session.begin():
+        with self.engine.transaction() as session:
             return add_person(session, email, role, scope, name)
 
     def remove_person(self, email: str) -> Person:
-        with self.session() as session, session.begin():
+        with self.engine.transaction() as session:
             return remove_person(session, email)
 
     def people(self, role: str | None = None) -> list[Person]:
@@ -176,9 +177,8 @@ class Roadmap:
         actor = self.actor(by, attempted="check", uai=uai)
         with self.session() as session:
             instance = self.engine.get(session, uai)
-            definition = self.engine.definition(instance.definition_id)
-        step = definition.step_of(instance.state)
-        item = step.item(item_id) if step else None
+            found = self.engine.editable_item(instance, self.engine.values(session, instance), item_id)
+        item = found[1] if found else None
         raw: Any = None if clear else value
         if not clear and item is not None:
             if item.type == "file":

@@ -58,6 +58,7 @@ def school_detail(roadmap: Roadmap, uai: str) -> dict[str, Any]:
         }
         history = roadmap.engine.history(session, instance)
         territory = _territory(session, school)
+        owed = roadmap.engine.owed_items(instance, ctx.values)
     # The checklist shown is the current step's, or the held step's while suspended.
     step = definition.step_of(instance.state) or (
         definition.step_of(instance.held_from) if instance.held_from else None
@@ -119,6 +120,11 @@ def school_detail(roadmap: Roadmap, uai: str) -> dict[str, Any]:
         ],
         "allowed_events": allowed,
         "blockers": blockers,
+        # Deferred by a step already left (e.g. a late council): still to be filed.
+        "owed": [
+            {"step": owed_step.id, "step_label": owed_step.label, "id": item.id, "label": item.label}
+            for owed_step, item in owed
+        ],
     }
 
 

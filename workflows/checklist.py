@@ -25,6 +25,9 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
 
 
+PLAUSIBLE_YEARS = range(1950, 2101)  # any date outside is a typing mistake (0001, 9999...)
+
+
 def parse_date(raw: str) -> date:
     """Accept ISO (2026-11-23) and French (23/11/2026) dates."""
     text = raw.strip()
@@ -33,9 +36,14 @@ def parse_date(raw: str) -> date:
         raise ValueError("date attendue au format JJ/MM/AAAA ou AAAA-MM-JJ (année sur 4 chiffres)")
     parts = match.groupdict()
     try:
-        return date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+        parsed = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
     except ValueError as error:
         raise ValueError("cette date n'existe pas dans le calendrier") from error
+    if parsed.year not in PLAUSIBLE_YEARS:
+        raise ValueError(
+            f"l'année {parsed.year} n'est pas plausible (entre {PLAUSIBLE_YEARS.start} et {PLAUSIBLE_YEARS.stop - 1})"
+        )
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,26 @@ class ChecklistItem:
     # Id of an item of the same step whose value lets this required item be filed later (it stays owed).
     deferrable_with: str = ""
 
-    def coerce(self, raw: object) -> Any:
-        """Turn user input (text from a form or the CLI, or a native value) into the JSON value stored."""
+    def coerce(self, raw: object, today: date | None = None) -> Any:
+        """Turn user input (text from a form or the CLI, or a native value) into the JSON value stored;
+        dates are also checked against the item's bounds around `today`."""
         try:
-            return self._coerce(raw)
+            value = self._coerce(raw)
+            if self.type == "date" and today is not None:
+                self._check_bounds(date.fromisoformat(value), today)
+            return value
         except ValueError as error:
             raise InvalidItemValue(self.label, raw, str(error)) from error
+
+    def _check_bounds(self, day: date, today: date) -> None:
+        if self.max_years_back is not None and day < _years_before(today, self.max_years_back):
+            raise ValueError(
+                f"le {day:%d/%m/%Y} est plus de {self.max_years_back} an(s) en arrière : vérifiez l'année"
+            )
+        if self.max_years_ahead is not None and day > _years_before(today, -self.max_years_ahead):
+            if self.max_years_ahead == 0:
+                raise ValueError(f"le {day:%d/%m/%Y} n'est pas encore passé : indiquez une date passée")
+            raise ValueError(f"le {day:%d/%m/%Y} est plus de {self.max_years_ahead} an(s) en avant : vérifiez l'année")
 
     def _coerce(self, raw: object) -> Any:
         if self.type == "bool":
@@ -109,3 +131,10 @@ class ChecklistItem:
         if self.type == "file":
             return f"{value.get('name')} ({value.get('size', '?')} octets)"
         return str(value)
+
+
+def _years_before(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)

@@ -8,22 +8,27 @@ ConcurrencyConflict, with nothing written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from workflows.definition import Definition, TransitionSpec
-from workflows.errors import ConcurrencyConflict, TransitionRefused, UnknownInstance, WorkflowError
-from workflows.guards import Actor, GuardContext, GuardRegistry
+from workflows.checklist import ChecklistItem, parse_date
+from workflows.definition import Definition, StepSpec, TransitionSpec
+from workflows.errors import ConcurrencyConflict, InvalidItemValue, TransitionRefused, UnknownInstance, WorkflowError
+from workflows.guards import Actor, GuardContext, GuardRegistry, is_deferred
 from workflows.machine import CompiledWorkflow, Edge, compile_definition
 from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
 
 START_EVENT = "start"
 CHECK_EVENT = "check"
+# Execution option set on the connection of every write unit of work: a backend that needs it (SQLite: BEGIN
+# IMMEDIATE) takes its write lock when the transaction begins, so concurrent writers queue instead of failing.
+WRITE_INTENT = "workflows_write_intent"
 _ENGINE_EVENT_LABELS = {START_EVENT: "Ouverture du parcours", CHECK_EVENT: "Mise à jour de la liste de contrôle"}
 
 
@@ -35,7 +40,7 @@ class TransitionRecord:
     subject: str
     definition_id: str
     event: str
-    source: str
+    source: str  # "" when the instance starts
     target: str
     actor: Actor
     at: datetime
@@ -60,8 +65,10 @@ class WorkflowEngine:
         authorize: Authorizer | None = None,
         load_subject: SubjectLoader | None = None,
         clock: Callable[[], datetime] = utcnow,
+        timezone: tzinfo | None = None,
     ) -> None:
         self.db = db
+        self.timezone = timezone  # where "today" is, for dates entered by people (None: UTC)
         self.guards = guards
         self.compiled: dict[str, CompiledWorkflow] = {key: compile_definition(d) for key, d in definitions.items()}
         self.superuser_roles = superuser_roles
@@ -74,6 +81,17 @@ class WorkflowEngine:
 
     def session(self) -> Session:
         return Session(self.db, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write transaction (committed on exit, rolled back on error) that announces it will write."""
+        with self.session() as session, session.begin():
+            session.connection(execution_options={WRITE_INTENT: True})
+            yield session
+
+    def today(self) -> date:
+        now = self.clock()
+        return (now.astimezone(self.timezone) if self.timezone else now).date()
 
     def definition(self, definition_id: str) -> Definition:
         return self.compiled[definition_id].definition
@@ -150,7 +168,13 @@ class WorkflowEngine:
         definition = self.definition(definition_id)
         now = self.clock()
         instance = WorkflowInstance(
-            definition_id=definition_id, subject=subject, state=definition.initial, created_at=now, updated_at=now
+            definition_id=definition_id,
+            definition_version=definition.version,
+            subject=subject,
+            state=definition.initial,
+            created_at=now,
+            updated_at=now,
+            entered_at=now,
         )
         session.add(instance)
         session.flush()
@@ -167,6 +191,20 @@ class WorkflowEngine:
                 note=note,
             )
         )
+        record = TransitionRecord(
+            instance_id=instance.id,
+            subject=subject,
+            definition_id=definition_id,
+            event=START_EVENT,
+            source="",
+            target=definition.initial,
+            actor=actor,
+            at=now,
+            note=note,
+            version=instance.version,
+        )
+        for hook in self.hooks:
+            hook(session, record)
         return instance
 
     def fire(
@@ -184,6 +222,7 @@ class WorkflowEngine:
         with self.session() as session:
             try:
                 with session.begin():
+                    session.connection(execution_options={WRITE_INTENT: True})
                     return work(session)
             except TransitionRefused as refused:
                 self.record_refusal(subject, event, actor, refused.reasons)
@@ -223,7 +262,18 @@ class WorkflowEngine:
         if target is None:
             raise TransitionRefused(subject, action, state_label, reasons)
         held_from = instance.state if definition.states[target].hold else None
-        return self._commit_move(session, instance, event, target, held_from, actor, note, data=None)
+        step = definition.step_of(instance.state)
+        deferred = (
+            [
+                item.id
+                for item in step.checklist
+                if is_deferred(ctx, step, item) and not item.is_done(ctx.value(step.id, item.id))
+            ]
+            if step is not None and instance.state == step.id and not definition.states[target].hold
+            else []
+        )
+        data = {"deferred": deferred} if deferred else None  # filed later, owed meanwhile: those who decide see it
+        return self._commit_move(session, instance, event, target, held_from, actor, note, data=data)
 
     def _edge_reasons(
         self, session: Session, ctx: GuardContext, edge: Edge, actor: Actor, note: str | None
@@ -238,15 +288,71 @@ class WorkflowEngine:
             )
         if self.authorize:
             reasons += self.authorize(session, actor, ctx.instance, ctx.subject)
+        if edge.spec.four_eyes and self.entered_by(session, ctx.instance) == actor.id:
+            reasons.append(
+                "vous avez vous-même soumis ce dossier : une autre personne doit se prononcer "
+                "(principe des quatre yeux)."
+            )
         if edge.spec.note_required and not note:
             reasons.append("une note expliquant la raison est obligatoire.")
         reasons += self.guard_reasons(ctx, edge.spec, edge.dest)
         return reasons
 
+    def entered_by(self, session: Session, instance: WorkflowInstance) -> str | None:
+        """Who moved the instance into its current state (the submitter, for a waiting state)."""
+        query = (
+            select(HistoryEntry.actor)
+            .where(
+                HistoryEntry.instance_id == instance.id,
+                HistoryEntry.target == instance.state,
+                HistoryEntry.event != CHECK_EVENT,
+            )
+            .order_by(col(HistoryEntry.id).desc())
+            .limit(1)
+        )
+        return session.exec(query).first()
+
+    def owed_items(
+        self, instance: WorkflowInstance, values: Mapping[tuple[str, str], Any]
+    ) -> list[tuple[StepSpec, ChecklistItem]]:
+        """Required items of steps already left that were deferred (their `deferrable_with` item is done) and
+        are still not filed: they stay owed whatever the current step."""
+        definition = self.definition(instance.definition_id)
+        current = definition.step_of(instance.state) or definition.step_of(instance.held_from or "")
+        order = [step.id for step in definition.steps]
+        # In a final state every step was left (or never reached: then nothing was deferred there).
+        passed = order[: order.index(current.id)] if current is not None else order
+        owed: list[tuple[StepSpec, ChecklistItem]] = []
+        for step in definition.steps:
+            if step.id not in passed:
+                continue
+            for item in step.checklist:
+                partner = step.item(item.deferrable_with) if item.deferrable_with else None
+                if (
+                    item.required
+                    and partner is not None
+                    and partner.is_done(values.get((step.id, partner.id)))
+                    and not item.is_done(values.get((step.id, item.id)))
+                ):
+                    owed.append((step, item))
+        return owed
+
+    def editable_item(
+        self, instance: WorkflowInstance, values: Mapping[tuple[str, str], Any], item_id: str
+    ) -> tuple[StepSpec, ChecklistItem] | None:
+        """The item `item_id` may be changed now: one of the current step's (on the step itself, not while it
+        waits or is held), or one still owed by a step already left."""
+        definition = self.definition(instance.definition_id)
+        step = definition.step_of(instance.state)
+        if step is not None and instance.state == step.id and (item := step.item(item_id)) is not None:
+            return step, item
+        return next(((s, i) for s, i in self.owed_items(instance, values) if i.id == item_id), None)
+
     def set_item(
         self, subject: str, item_id: str, value: Any, actor: Actor, *, expected_version: int | None = None
     ) -> TransitionRecord:
-        """Set (or clear, with value None) a checklist item of the instance's current step."""
+        """Set (or clear, with value None) a checklist item of the instance's current step, or an item still owed
+        by a step already left. Changes of different items do not conflict with each other."""
         return self._unit_of_work(
             subject,
             CHECK_EVENT,
@@ -262,24 +368,18 @@ class WorkflowEngine:
         definition = self.definition(instance.definition_id)
         state_label = definition.state_label(instance.state)
         action = self.event_label(definition, CHECK_EVENT)
-        step = definition.step_of(instance.state)
-        if step is None or instance.state != step.id:
-            why = "le parcours attend une validation" if step else "le parcours n'est pas sur une étape en cours"
-            raise TransitionRefused(
-                subject,
-                action,
-                state_label,
-                [f"la liste de contrôle n'est modifiable que sur l'étape en cours ({why})."],
-            )
-        item = step.item(item_id)
-        if item is None:
-            known = ", ".join(i.id for i in step.checklist)
-            raise TransitionRefused(
-                subject,
-                action,
-                state_label,
-                [f"l'étape « {step.label} » n'a pas d'élément « {item_id} » ; éléments : {known}."],
-            )
+        values = self.values(session, instance)
+        found = self.editable_item(instance, values, item_id)
+        if found is None:
+            step = definition.step_of(instance.state)
+            if step is None or instance.state != step.id:
+                why = "le parcours attend une validation" if step else "le parcours n'est pas sur une étape en cours"
+                reason = f"la liste de contrôle n'est modifiable que sur l'étape en cours ({why})."
+            else:
+                known = ", ".join(i.id for i in step.checklist)
+                reason = f"l'étape « {step.label} » n'a pas d'élément « {item_id} » ; éléments : {known}."
+            raise TransitionRefused(subject, action, state_label, [reason])
+        step, item = found
         reasons: list[str] = []
         if actor.role not in step.roles and actor.role not in self.superuser_roles:
             allowed = ", ".join(definition.role_label(r) for r in step.roles)
@@ -292,23 +392,51 @@ class WorkflowEngine:
             reasons += self.authorize(session, actor, instance, subject_object)
         if reasons:
             raise TransitionRefused(subject, f"{action} : {item.label}", state_label, reasons)
-        value = None if raw is None else item.coerce(raw)
+        value = None if raw is None else item.coerce(raw, self.today())
+        if value is not None and item.not_before:
+            self._check_not_before(definition, item, value, values, raw)
         instance_id, step_id = instance.id, step.id
+        assert instance_id is not None
+        seen = session.exec(
+            select(ChecklistValue).where(
+                ChecklistValue.instance_id == instance_id,
+                ChecklistValue.step == step_id,
+                ChecklistValue.item == item_id,
+            )
+        ).first()
+        seen_revision = seen.revision if seen else 0
 
         def store_value(now: datetime) -> None:
-            # Runs after the version check: a concurrent first check of the same item loses cleanly.
-            row = session.exec(
-                select(ChecklistValue).where(
-                    ChecklistValue.instance_id == instance_id,
-                    ChecklistValue.step == step_id,
-                    ChecklistValue.item == item_id,
+            # Runs once the instance row is locked (every change of an item locks it first): a change of the SAME
+            # item made since this one looked (a new revision, or a first value) is a conflict; others go through.
+            if seen is None:
+                if session.exec(
+                    select(ChecklistValue.id).where(
+                        ChecklistValue.instance_id == instance_id,
+                        ChecklistValue.step == step_id,
+                        ChecklistValue.item == item_id,
+                    )
+                ).first():
+                    raise ConcurrencyConflict(instance.subject, instance.version, None, item_label=item.label)
+                session.add(
+                    ChecklistValue(
+                        instance_id=instance_id,
+                        step=step_id,
+                        item=item_id,
+                        value=value,
+                        updated_by=actor.id,
+                        updated_at=now,
+                    )
                 )
-            ).first()
-            if row is None:
-                assert instance_id is not None
-                row = ChecklistValue(instance_id=instance_id, step=step_id, item=item_id, updated_by=actor.id)
-            row.value, row.updated_by, row.updated_at = value, actor.id, now
-            session.add(row)
+                return
+            changed = session.execute(
+                update(ChecklistValue)
+                .where(col(ChecklistValue.id) == seen.id, col(ChecklistValue.revision) == seen_revision)
+                .values(value=value, updated_by=actor.id, updated_at=now, revision=seen_revision + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConcurrencyConflict(instance.subject, instance.version, None, item_label=item.label)
 
         data = {"step": step.id, "item": item.id, "value": value}
         return self._commit_move(
@@ -321,7 +449,27 @@ class WorkflowEngine:
             None,
             data=data,
             apply=store_value,
+            strict_version=expected_version is not None,
         )
+
+    def _check_not_before(
+        self,
+        definition: Definition,
+        item: ChecklistItem,
+        value: str,
+        values: Mapping[tuple[str, str], Any],
+        raw: Any,
+    ) -> None:
+        other_step_id, other_item_id = item.not_before.split(".", 1)
+        other_step = definition.step(other_step_id)
+        other = other_step.item(other_item_id) if other_step else None
+        earliest = values.get((other_step_id, other_item_id))
+        if other is not None and earliest and value < earliest:
+            raise InvalidItemValue(
+                item.label,
+                raw,
+                f"cette date ne peut pas précéder « {other.label} » ({parse_date(earliest):%d/%m/%Y}).",
+            )
 
     def _commit_move(
         self,
@@ -334,17 +482,31 @@ class WorkflowEngine:
         note: str | None,
         data: dict[str, Any] | None,
         apply: Callable[[datetime], None] | None = None,
+        strict_version: bool = True,
     ) -> TransitionRecord:
-        """Bump the version (or lose the race), apply the change, append the history row, run the hooks."""
+        """Bump the version (or lose the race), apply the change, append the history row, run the hooks.
+
+        A move requires the version it read (any change since then is a conflict). A checklist change only
+        requires the state it read, unless the caller gave an expected version: changes of different items of
+        the same instance go through one after the other."""
         assert instance.id is not None
         source, version, now = instance.state, instance.version, self.clock()
+        moved = event != CHECK_EVENT
+        values: dict[str, Any] = {"state": target, "held_from": held_from, "updated_at": now}
+        if moved:
+            values["entered_at"] = now
+        guard = (
+            col(WorkflowInstance.version) == version if strict_version else col(WorkflowInstance.state) == source
+        )
         result = session.execute(
             update(WorkflowInstance)
-            .where(col(WorkflowInstance.id) == instance.id, col(WorkflowInstance.version) == version)
-            .values(state=target, held_from=held_from, version=version + 1, updated_at=now)
+            .where(col(WorkflowInstance.id) == instance.id, guard)
+            .values(version=col(WorkflowInstance.version) + 1, **values)
+            .returning(col(WorkflowInstance.version))
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        new_version = result.scalar_one_or_none()
+        if new_version is None:
             current = session.exec(select(WorkflowInstance.version).where(col(WorkflowInstance.id) == instance.id))
             raise ConcurrencyConflict(instance.subject, version, current.first())
         if apply is not None:
@@ -372,7 +534,7 @@ class WorkflowEngine:
             actor=actor,
             at=now,
             note=note,
-            version=version + 1,
+            version=new_version,
             data=data,
         )
         for hook in self.hooks:
@@ -385,7 +547,7 @@ class WorkflowEngine:
             raise ConcurrencyConflict(instance.subject, expected_version, instance.version)
 
     def record_refusal(self, subject: str, event: str, actor: Actor, reasons: Sequence[str]) -> None:
-        with self.session() as session, session.begin():
+        with self.transaction() as session:
             instance = session.exec(select(WorkflowInstance).where(WorkflowInstance.subject == subject)).first()
             session.add(
                 RefusedAttempt(

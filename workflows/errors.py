@@ -76,12 +76,20 @@ class TransitionRefused(WorkflowError):
 class ConcurrencyConflict(WorkflowError):
     """Someone else changed the same instance between the read and the write."""
 
-    def __init__(self, subject: str, expected_version: int, actual_version: int | None) -> None:
+    def __init__(
+        self, subject: str, expected_version: int, actual_version: int | None, *, item_label: str = ""
+    ) -> None:
         self.subject = subject
         self.expected_version = expected_version
         self.actual_version = actual_version
+        self.item_label = item_label
+        what = (
+            f"« {item_label} » a été modifié par quelqu'un d'autre pendant votre saisie"
+            if item_label
+            else f"le parcours de {subject} a été modifié entre-temps "
+            f"(version attendue {expected_version}, version actuelle {actual_version})"
+        )
         super().__init__(
-            f"Conflit : le parcours de {subject} a été modifié entre-temps "
-            f"(version attendue {expected_version}, version actuelle {actual_version}). "
-            "Rechargez-le et recommencez votre action ; rien n'a été enregistré."
+            f"Conflit : {what}. Rechargez le parcours de {subject} et recommencez votre action ; "
+            "rien n'a été enregistré."
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from workflows.checklist import ChecklistItem
 from workflows.definition import Definition, StepSpec
 from workflows.models import WorkflowInstance
 
@@ -96,5 +97,11 @@ def checklist_complete(ctx: GuardContext) -> list[str]:
     return [
         f"« {item.label} » n'est pas renseigné (étape {step.label})."
         for item in step.checklist
-        if item.required and not item.is_done(ctx.value(step.id, item.id))
+        if item.required and not item.is_done(ctx.value(step.id, item.id)) and not is_deferred(ctx, step, item)
     ]
+
+
+def is_deferred(ctx: GuardContext, step: StepSpec, item: ChecklistItem) -> bool:
+    """A required item may be filed later when the item it is `deferrable_with` is done (it then stays owed)."""
+    partner = step.item(item.deferrable_with) if item.deferrable_with else None
+    return partner is not None and partner.is_done(ctx.value(step.id, partner.id))

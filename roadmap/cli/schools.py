@@ -86,6 +86,10 @@ def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
         out.print(f"Pour « {definition.event_label(event)} », il manque :")
         for reason in reasons:
             out.print(f"  - {reason}")
+    if d["owed"]:
+        out.print("Encore dû (différé à une étape précédente, à déposer dès que possible) :")
+        for entry in d["owed"]:
+            out.print(f"  - {entry['label']} ({entry['id']}, étape {entry['step_label']})")
     out.print(Text("Historique", style="bold"))
     for h in d["history"]:
         when = french_datetime(datetime.fromisoformat(h["at"]))
@@ -99,6 +103,8 @@ def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
         else:
             moved = f"{h['source']} → {h['target']}" if h["source"] else h["target"]
             what = f"{h['event_label']} ({moved})"
+            if h["data"] and h["data"].get("deferred"):
+                what += " — différé : " + ", ".join(h["data"]["deferred"])
         out.print(f"  {when} · {who} · {what}" + (f" — « {h['note']} »" if h["note"] else ""))
 
 

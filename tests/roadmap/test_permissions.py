@@ -226,8 +226,14 @@ def test_dane_acts_in_their_own_academie_only(settings: Settings, tmp_path: Path
 
 def test_admin_acts_everywhere_including_the_ien_approval(settings: Settings, tmp_path: Path) -> None:
     roadmap = setup_roadmap(settings, tmp_path)
-    # The admin fills a step reserved to the school (the council) and approves in the IEN's place.
+    # The admin fills a step reserved to the school (the council) and submits it; four eyes: another person
+    # must approve, even for an admin.
     to_awaiting_approval(roadmap, tmp_path, S2, ADMIN)
+    reasons = refused(roadmap, S2, lambda: roadmap.fire(S2, "approve", ADMIN))
+    assert any("quatre yeux" in r for r in reasons)
+    roadmap.fire(S2, "request_changes", ADMIN, note="reprise par la direction")
+    roadmap.fire(S2, "advance", DIRECTOR_2)
+    # ... and the admin approves in the IEN's place what the director submitted.
     roadmap.fire(S2, "approve", ADMIN)
     with roadmap.session() as session:
         last = roadmap.engine.history(session, roadmap.instance(session, S2))[-1]

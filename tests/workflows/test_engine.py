@@ -894,9 +894,13 @@ def test_expected_version_mismatch_is_a_conflict_and_writes_nothing(db: Engine, 
 def test_two_concurrent_moves_one_wins_the_other_conflicts(db: Engine, tmp_path: Path) -> None:
     armed = threading.Event()
     barrier = threading.Barrier(2, timeout=20)
+    both_looked = threading.Barrier(2, timeout=20)
+    # On PostgreSQL both transactions read the instance before either writes; SQLite queues writers at BEGIN
+    # (the second transaction starts after the first commits), so there the race is on the version both read.
+    inside = db.dialect.name == "postgresql"
 
     def authorize(session: Session, actor: Actor, row: WorkflowInstance, subject: Any) -> list[str]:
-        if armed.is_set():
+        if armed.is_set() and inside:
             barrier.wait()  # both have read the instance, neither has written yet
         return []
 
@@ -909,6 +913,7 @@ def test_two_concurrent_moves_one_wins_the_other_conflicts(db: Engine, tmp_path:
         def call() -> TransitionRecord:
             with engine.session() as own:
                 version = engine.get(own, "PO-1").version
+            both_looked.wait()
             return engine.fire("PO-1", event, actor, note="décision", expected_version=version)
         return call
 
@@ -1002,11 +1007,12 @@ def test_hook_rows_are_committed_with_the_move(db: Engine, tmp_path: Path) -> No
     engine.fire("PO-1", "pause", CLERK, note="congés")
 
     assert [(a.event, a.state, a.reasons) for a in outbox(engine, "PO-1")] == [
+        ("outbox:start", "draft", [" → draft"]),  # hooks run when an instance starts too
         ("outbox:check", "draft", ["draft → draft"]),
         ("outbox:pause", "paused", ["draft → paused"]),
     ]
     # inside the hook, the new state, version and history row are already visible: same transaction
-    assert seen == [("check", "draft", 2, 2), ("pause", "paused", 3, 3)]
+    assert seen == [("start", "draft", 1, 1), ("check", "draft", 2, 2), ("pause", "paused", 3, 3)]
 
 
 def test_a_failing_hook_rolls_back_the_whole_move(db: Engine, tmp_path: Path) -> None:
