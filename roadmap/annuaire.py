@@ -19,10 +19,12 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from sqlmodel import SQLModel
 
 from roadmap.errors import InputFileError
 from roadmap.uai import normalize_uai, uai_problem
@@ -69,9 +71,14 @@ class AnnuaireExtract:
 
     path: Path
     records: list[AnnuaireRecord]
-    errors: list[RowError]
+    errors: list[RowError]  # the first MAX_KEPT_ERRORS rejected rows
     ignored: int  # valid rows that are not relevant (collèges, lycées, other services, closed establishments)
     columns: dict[str, str]  # meaning -> header as found in the file
+    rejected: int = 0  # every rejected row, including those beyond `errors`
+
+    def column_labels(self) -> list[str]:
+        """French label and header of every column read, in the order of meanings."""
+        return [f"{m.label} ({self.columns[m.key]})" for m in _MEANINGS if m.key in self.columns]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -150,6 +157,33 @@ _MEANINGS: tuple[_Meaning, ...] = (
     _Meaning("state", "état", ("etat", "Etat_etablissement")),
 )
 
+MAX_FILE_BYTES = 200 * 1024 * 1024  # the national annuaire (every establishment) is about a quarter of this
+MAX_KEPT_ERRORS = 1000  # rejected rows kept for the report; the rest are only counted
+JUNK_PREFIX = 1000  # if this many data rows are read and every one is rejected, the file is refused at once
+def _field_limits() -> dict[str, int]:
+    """Longest value each column may hold, from the tables that store it (the same on every database)."""
+    from roadmap.models import Academie, Circonscription, Departement, School
+
+    def length(table: type[SQLModel], column: str) -> int:
+        size = table.__table__.c[column].type.length  # type: ignore[attr-defined]
+        assert isinstance(size, int)
+        return size
+
+    return {
+        "name": min(length(School, "name"), length(Circonscription, "name")),
+        "street": length(School, "street"),
+        "locality": length(School, "locality"),
+        "commune": length(School, "commune"),
+        "phone": min(length(School, "phone"), length(Circonscription, "phone")),
+        "email": min(length(School, "email"), length(Circonscription, "email")),
+        "nature_code": length(School, "nature_code"),
+        "departement_name": length(Departement, "name"),
+        "academie_name": length(Academie, "name"),
+        "circonscription_name": length(Circonscription, "name"),
+    }
+
+
+FIELD_LIMITS = _field_limits()
 _CLOSED_STATES = frozenset({"ferme", "fermee", "clos", "close", "closed"})
 _CSV_SUFFIXES = frozenset({".csv", ".txt"})
 _XLSX_SUFFIXES = frozenset({".xlsx"})
@@ -226,6 +260,20 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it will say what is wrong
+    if size > MAX_FILE_BYTES:
+        raise InputFileError(
+            path,
+            f"fichier trop volumineux ({size // (1024 * 1024)} Mo ; un extrait de l'annuaire en fait au plus "
+            f"{MAX_FILE_BYTES // (1024 * 1024)})",
+            "Vérifiez qu'il s'agit bien d'un extrait de l'Annuaire de l'éducation, ou découpez-le par département.",
+        )
+
+
 def _decode(path: Path, data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         raise InputFileError(
@@ -239,9 +287,16 @@ def _decode(path: Path, data: bytes) -> str:
             "ce fichier est encodé en UTF-16, encodage non pris en charge",
             "Dans votre tableur, enregistrez-le au format « CSV UTF-8 » ou « CSV (séparateur : point-virgule) ».",
         )
-    if b"\x00" in data:
+    if (nul := data.find(b"\x00")) >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        column = len(data[data.rfind(b"\n", 0, nul) + 1 : nul].decode("utf-8", errors="replace")) + 1
         raise InputFileError(
-            path, "ce fichier contient des données binaires, ce n'est pas un fichier CSV", _FORMATS_HINT
+            path,
+            "caractère nul (octet 0) : un fichier CSV n'en contient jamais ; le fichier est abîmé ou n'est pas "
+            "un CSV (données binaires)",
+            "Supprimez ce caractère, ou exportez à nouveau l'extrait. " + _FORMATS_HINT,
+            line=line,
+            column=column,
         )
     try:
         return data.decode("utf-8-sig")
@@ -265,25 +320,27 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ";"
 
 
-def _read_csv(path: Path, data: bytes) -> tuple[str, list[tuple[int, list[str]]]]:
-    """Return the delimiter and every row with the line where it starts."""
+def _read_csv(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, list[str]]]]:
+    """Return the delimiter and, lazily, every row with the line where it starts."""
     text = _decode(path, data)
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for row in reader:
-            rows.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise InputFileError(
-            path,
-            f"structure CSV illisible ({exc})",
-            "Vérifiez les guillemets autour des champs à partir de cette ligne.",
-            line=start,
-        ) from None
-    return delimiter, rows
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        start = 1
+        try:
+            for row in reader:
+                yield start, row
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise InputFileError(
+                path,
+                f"structure CSV illisible ({exc})",
+                "Vérifiez les guillemets autour des champs à partir de cette ligne.",
+                line=start,
+            ) from None
+
+    return delimiter, rows()
 
 
 def _cell_text(value: object, pad: int = 0) -> str:
@@ -408,6 +465,7 @@ class _RowReader:
         self.columns = {key: header[index].replace("\ufeff", "").strip() for key, index in found.items()}
         self.records: list[AnnuaireRecord] = []
         self.errors: list[RowError] = []
+        self.rejected = 0
         self.ignored = 0
         self.first_line: dict[str, int] = {}
         self.can_classify = "type" in found or "nature_code" in found
@@ -487,8 +545,18 @@ class _RowReader:
                     f"« {self.column('circonscription_uai')} ») : {circonscription_issue}"
                 )
 
+        for key, limit in FIELD_LIMITS.items():
+            value = get(key)
+            value = " ".join(value.split()) if key in ("name", "circonscription_name") else value
+            value = _phone(value) if key == "phone" else value
+            if len(value) > limit:
+                problems.append(
+                    f"valeur trop longue dans la colonne « {self.column(key)} » ({len(value)} caractères, "
+                    f"{limit} au plus) : vérifiez les séparateurs de cette ligne ou raccourcissez la valeur"
+                )
+
         if problems:
-            self.errors.append(RowError(line, " ; ".join(problems), uai))
+            self.reject(RowError(line, " ; ".join(problems), uai))
             return
         self.records.append(
             AnnuaireRecord(
@@ -530,7 +598,12 @@ class _RowReader:
                 f"cette ligne contient des valeurs au-delà des {self.width} colonnes de l'en-tête : "
                 "déplacez-les dans la bonne colonne ou supprimez-les"
             )
-        self.errors.append(RowError(line, reason, uai))
+        self.reject(RowError(line, reason, uai))
+
+    def reject(self, error: RowError) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
 
 
 def _missing_columns_error(path: Path, line: int, header: Sequence[str], missing: list[_Meaning]) -> InputFileError:
@@ -560,8 +633,22 @@ def _collect(
     for line, cells in rows:
         if line > header_line and not _is_blank(cells):
             reader.add(line, cells)
+            if reader.rejected >= JUNK_PREFIX and not reader.records and not reader.ignored:
+                shown = "\n".join(f"    ligne {e.line} : {e.reason}" for e in reader.errors[:3])
+                raise InputFileError(
+                    path,
+                    f"les {JUNK_PREFIX} premières lignes de données sont toutes rejetées : ce fichier n'est pas "
+                    f"un extrait utilisable ; lecture arrêtée. Premières raisons :\n{shown}",
+                    "Vérifiez qu'il s'agit bien d'un extrait de l'Annuaire de l'éducation (séparateur, colonnes), "
+                    "corrigez-le puis importez-le à nouveau.",
+                )
     return AnnuaireExtract(
-        path=path, records=reader.records, errors=reader.errors, ignored=reader.ignored, columns=dict(reader.columns)
+        path=path,
+        records=reader.records,
+        errors=reader.errors,
+        ignored=reader.ignored,
+        columns=dict(reader.columns),
+        rejected=reader.rejected,
     )
 
 
@@ -576,6 +663,7 @@ def read_annuaire(path: Path) -> AnnuaireExtract:
     if suffix not in _CSV_SUFFIXES and suffix not in _XLSX_SUFFIXES:
         shown = f"« {path.suffix} »" if path.suffix else "absente"
         raise InputFileError(path, f"extension {shown} non prise en charge", _FORMATS_HINT)
+    _check_size(path)
     data = _read_bytes(path)
 
     if suffix in _CSV_SUFFIXES:

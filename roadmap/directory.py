@@ -20,11 +20,16 @@ from workflows.models import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 StartInstance = Callable[[Session, School], None]
+# School fields an extract may leave out (or leave empty) without erasing what is held.
+OPTIONAL_SCHOOL_FIELDS = ("sector", "nature_code", "street", "locality", "phone", "email")
 
 
 @dataclass
 class ImportReport:
     path: Path
+    columns: list[str] = field(default_factory=list)  # the columns read, as "label (header)"
+    kept_values: int = 0  # empty cells that left a stored value as it was
+    rejected_count: int = 0  # every rejected row; `rejected` lists the first ones
     schools_created: int = 0
     schools_updated: int = 0
     schools_unchanged: int = 0
@@ -52,7 +57,17 @@ def import_extract(
     session: Session, extract: AnnuaireExtract, zones: dict[str, AcademieInfo], start_instance: StartInstance
 ) -> ImportReport:
     """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates."""
-    report = ImportReport(path=extract.path, ignored=extract.ignored, rejected=list(extract.errors))
+    report = ImportReport(
+        path=extract.path,
+        columns=extract.column_labels(),
+        ignored=extract.ignored,
+        rejected=list(extract.errors),
+        rejected_count=extract.rejected,
+    )
+    # Only what the file says changes what is held: a column the file lacks, or an empty cell of an optional
+    # column, leaves the stored value alone (a narrower extract never blanks data).
+    optional = [key for key in OPTIONAL_SCHOOL_FIELDS if key in extract.columns]
+    reads_circonscription = "circonscription_uai" in extract.columns or "circonscription_name" in extract.columns
     for record in extract.records:
         _upsert_departement(session, record, zones)
     session.flush()
@@ -84,24 +99,24 @@ def import_extract(
         circonscription_uai = record.circonscription_uai or by_name.get(
             (record.departement_code, _fold(record.circonscription_name))
         )
-        if not circonscription_uai:
+        if not circonscription_uai and not (existing.get(record.uai) and existing[record.uai].circonscription_uai):
             report.without_circonscription.append(record.uai)
         fields: dict[str, Any] = {
             "name": record.name,
-            "sector": record.sector,
-            "nature_code": record.nature_code,
-            "street": record.street,
-            "locality": record.locality,
             "postal_code": record.postal_code,
             "commune": record.commune,
-            "phone": record.phone,
-            "email": record.email,
             "departement_code": record.departement_code,
-            "circonscription_uai": circonscription_uai,
         }
+        for key in optional:
+            if getattr(record, key):
+                fields[key] = getattr(record, key)
+            elif record.uai in existing and getattr(existing[record.uai], key):
+                report.kept_values += 1
+        if reads_circonscription and circonscription_uai:
+            fields["circonscription_uai"] = circonscription_uai
         school = existing.get(record.uai)
         if school is None:
-            school = School(uai=record.uai, **fields)
+            school = School(uai=record.uai, **{"sector": "", **fields})
             session.add(school)
             session.flush()
             start_instance(session, school)

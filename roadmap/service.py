@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from roadmap import annuaire
+from roadmap import annuaire, locks
 from roadmap.account_table import build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
@@ -113,6 +113,7 @@ class Roadmap:
             self.engine.start(session, definition.id, school.uai, IMPORT_ACTOR, note=f"import de {path.name}")
 
         with self.engine.transaction() as session:
+            locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
             return import_extract(session, extract, zones, start)
 
     def add_person(self, email: str, role: str, scope: str, name: str) -> Person:

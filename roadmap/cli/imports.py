@@ -9,6 +9,8 @@ import typer
 
 from roadmap.cli.common import EXIT_REJECTED_ROWS, JsonOption, err, import_app, out, print_json, service
 
+SHOWN_REJECTIONS = 100  # rejected rows detailed on screen; the count says how many more
+
 
 @import_app.command("annuaire")
 def import_annuaire(
@@ -28,7 +30,12 @@ def import_annuaire(
                 "contacts": report.contacts,
                 "ignored": report.ignored,
                 "without_circonscription": report.without_circonscription,
-                "rejected": [{"line": e.line, "uai": e.uai, "reason": e.reason} for e in report.rejected],
+                "columns": report.columns,
+                "kept_values": report.kept_values,
+                "rejected_count": report.rejected_count,
+                "rejected": [
+                    {"line": e.line, "uai": e.uai, "reason": e.reason} for e in report.rejected[:SHOWN_REJECTIONS]
+                ],
             }
         )
     else:
@@ -43,11 +50,19 @@ def import_annuaire(
                 f"{len(report.without_circonscription)} école(s) sans circonscription reconnue : "
                 + ", ".join(report.without_circonscription[:20])
             )
-        for error in report.rejected:
+        out.print("Colonnes lues : " + " ; ".join(report.columns) + ".")
+        if report.kept_values:
+            out.print(
+                f"{report.kept_values} case(s) vide(s) dans le fichier : les valeurs déjà connues sont conservées "
+                "(un import n'efface jamais une donnée)."
+            )
+        for error in report.rejected[:SHOWN_REJECTIONS]:
             err.print(f"ligne {error.line} : {error.reason}")
-    if report.rejected:
+        if report.rejected_count > SHOWN_REJECTIONS:
+            err.print(f"… et {report.rejected_count - SHOWN_REJECTIONS} autre(s) ligne(s) rejetée(s) non détaillée(s).")
+    if report.rejected_count:
         err.print(
-            f"{len(report.rejected)} ligne(s) rejetée(s) ; les autres sont importées. "
+            f"{report.rejected_count} ligne(s) rejetée(s) ; les autres sont importées. "
             "Corrigez ces lignes puis réimportez le fichier."
         )
         raise typer.Exit(EXIT_REJECTED_ROWS)
