@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from roadmap.atomic import atomic_text, atomic_write, spreadsheet_safe
 from roadmap.models import Circonscription, Person, School
 from roadmap.uai import uai_problem
 from workflows.checklist import ChecklistItem
@@ -107,7 +108,9 @@ def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: 
 
 
 def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
-    """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel)."""
+    """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel), atomically;
+    cells that a spreadsheet would take for a formula are written as text."""
+    cells = [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
 
@@ -115,16 +118,14 @@ def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
         sheet = workbook.active
         sheet.title = "Création des comptes"
         sheet.append(list(COLUMNS))
-        for row in rows:
-            sheet.append([row.get(column, "") for column in COLUMNS])
-        workbook.save(path)
+        for values in cells:
+            sheet.append(values)
+            for cell in sheet[sheet.max_row]:
+                cell.data_type = "s"  # never a formula, whatever the text
+        with atomic_write(path) as handle:
+            workbook.save(handle)
         return
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), delimiter=";")
-        writer.writeheader()
-        writer.writerows(_complete(rows))
-
-
-def _complete(rows: Iterable[Mapping[str, str]]) -> Iterable[dict[str, str]]:
-    for row in rows:
-        yield {column: row.get(column, "") for column in COLUMNS}
+    with atomic_text(path, encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(cells)

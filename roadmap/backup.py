@@ -7,12 +7,16 @@ that the append-only history is never merged or rewritten.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, Engine, Table, func, insert, select, text
@@ -20,8 +24,10 @@ from sqlmodel import SQLModel
 
 import roadmap.models
 import workflows.models
+from roadmap.atomic import atomic_write
+from roadmap.db import prepare_folder
 from roadmap.errors import InputFileError, RoadmapError
-from roadmap.files import FileStore
+from roadmap.files import MAX_FILE_BYTES, FileStore
 from workflows.models import as_utc
 
 assert roadmap.models and workflows.models  # imported for their tables
@@ -29,6 +35,7 @@ FORMAT = "ent-roadmap-export"
 FORMAT_VERSION = 1
 _HINT = "donnez un fichier créé par « roadmap export »."
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_DATA_BYTES = 512 * 1024 * 1024  # data.json of a national database with a million history rows is well below
 
 
 def _tables() -> list[Table]:
@@ -58,8 +65,27 @@ def _revision(db: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def export_all(db: Engine, files: FileStore, target: Path) -> dict[str, int]:
-    """Write the archive; returns the number of rows per table."""
+@dataclass
+class ExportResult:
+    counts: dict[str, int]
+    missing: list[str] = field(default_factory=list)  # attached files left out (only with allow_missing)
+
+
+def _unreadable_files(files: FileStore, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """sha256 -> description of every referenced file the store cannot give back."""
+    missing = {}
+    for row in rows:
+        path = files.path_of(row["sha256"])
+        try:
+            with path.open("rb"):
+                pass
+        except OSError:
+            missing[row["sha256"]] = f"{row['name']} ({row['sha256'][:12]}…, {path})"
+    return missing
+
+
+def export_all(db: Engine, files: FileStore, target: Path, *, allow_missing: bool = False) -> ExportResult:
+    """Write the archive atomically; refuse (nothing written) if an attached file is missing, unless told."""
     counts: dict[str, int] = {}
     data: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "revision": _revision(db), "tables": {}}
     with db.connect() as connection:
@@ -68,40 +94,40 @@ def export_all(db: Engine, files: FileStore, target: Path) -> dict[str, int]:
             rows = [_encode(table, dict(row._mapping)) for row in connection.execute(select(table).order_by(*order))]
             data["tables"][table.name] = rows
             counts[table.name] = len(rows)
-    partial = target.with_suffix(target.suffix + ".part")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    stored = data["tables"].get("stored_file", [])
+    missing = _unreadable_files(files, stored)
+    if missing and not allow_missing:
+        raise RoadmapError(
+            f"Exportation refusée : {len(missing)} document(s) joint(s) introuvable(s) ou illisible(s) dans le "
+            "dossier des documents :\n" + "\n".join(f"  - {m}" for m in missing.values())
+            + "\n  → remettez ces fichiers en place (sauvegarde du dossier files/), ou exportez sans eux en le "
+            "demandant explicitement (l'archive dira lesquels manquent)."
+        )
+    data["missing_files"] = sorted(missing)  # recorded: a restore accepts exactly these as absent
+    with atomic_write(target) as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=1))
-        for row in data["tables"].get("stored_file", []):
-            path = files.path_of(row["sha256"])
-            if path.exists():
-                archive.write(path, f"files/{row['sha256']}")
-    partial.replace(target)
-    return counts
+        for row in stored:
+            if row["sha256"] not in data["missing_files"]:
+                archive.write(files.path_of(row["sha256"]), f"files/{row['sha256']}")
+    return ExportResult(counts, list(missing.values()))
 
 
 def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
-    """Load an archive into an empty database at the same schema revision; all or nothing."""
+    """Load an archive into an empty database at the same schema revision; all or nothing. Every attached file
+    is checked (name, size, SHA-256) against the rows that refer to it before anything is written."""
     try:
         archive = zipfile.ZipFile(source)
     except (OSError, zipfile.BadZipFile) as error:
         raise InputFileError(source, f"archive illisible ({error}).", hint=_HINT) from error
-    with archive:
-        try:
-            data = json.loads(archive.read("data.json"))
-        except (KeyError, ValueError) as error:
-            raise InputFileError(source, "data.json absent ou invalide.", hint=_HINT) from error
-        if data.get("format") != FORMAT or data.get("version") != FORMAT_VERSION:
-            raise InputFileError(
-                source,
-                "ce n'est pas une exportation ent-roadmap de ce format.",
-                hint=f"format attendu : {FORMAT} version {FORMAT_VERSION}.",
-            )
+    with archive, tempfile.TemporaryDirectory(dir=_staging_parent(files)) as staging:
+        data = _read_data(source, archive)
         if data.get("revision") != _revision(db):
             raise RoadmapError(
                 f"L'archive vient d'une base à la révision {data.get('revision')}, celle-ci est à la "
                 f"révision {_revision(db)}.\n  → restaurez avec la version du produit qui l'a créée, "
                 "ou mettez les deux au même niveau (roadmap init)."
             )
+        staged = _verify_files(source, archive, data, Path(staging))
         counts: dict[str, int] = {}
         with db.begin() as connection:
             for table in _tables():
@@ -124,10 +150,92 @@ def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
                                 f"(SELECT MAX(id) FROM {table.name}))"
                             )
                         )
-            for name in archive.namelist():
-                sha256 = name.removeprefix("files/")
-                if name.startswith("files/") and _SHA256.fullmatch(sha256):  # never a path of the archive's choosing
-                    target = files.path_of(sha256)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(archive.read(name))
+            for sha256, path in staged.items():  # verified content, moved into place (same file system)
+                target = files.path_of(sha256)
+                prepare_folder(target.parent, "Le dossier des documents joints")
+                os.replace(path, target)
         return counts
+
+
+def _staging_parent(files: FileStore) -> Path:
+    prepare_folder(files.root, "Le dossier des documents joints")
+    return files.root
+
+
+def _read_data(source: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+    try:
+        info = archive.getinfo("data.json")
+    except KeyError:
+        raise InputFileError(source, "data.json absent.", hint=_HINT) from None
+    if info.file_size > MAX_DATA_BYTES:
+        raise InputFileError(
+            source, f"data.json trop volumineux ({info.file_size} octets, maximum {MAX_DATA_BYTES}).", hint=_HINT
+        )
+    try:
+        with archive.open(info) as member:
+            data = json.loads(_read_capped(member, MAX_DATA_BYTES, source, "data.json"))
+    except ValueError as error:
+        raise InputFileError(source, f"data.json invalide ({error}).", hint=_HINT) from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != FORMAT_VERSION:
+        raise InputFileError(
+            source,
+            "ce n'est pas une exportation ent-roadmap de ce format.",
+            hint=f"format attendu : {FORMAT} version {FORMAT_VERSION}.",
+        )
+    return data
+
+
+def _read_capped(member: IO[bytes], limit: int, source: Path, name: str) -> bytes:
+    content = member.read(limit + 1)  # the declared size may lie: never read more than the limit
+    if len(content) > limit:
+        raise InputFileError(source, f"{name} dépasse la taille permise ({limit} octets).", hint=_HINT)
+    return content
+
+
+def _verify_files(source: Path, archive: zipfile.ZipFile, data: dict[str, Any], staging: Path) -> dict[str, Path]:
+    """Stream every attached file into `staging` while hashing it; refuse the archive at the first doubt."""
+    rows = {row["sha256"]: row for row in data["tables"].get("stored_file", [])}
+    declared_missing = set(data.get("missing_files", []))
+    problems: list[str] = []
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        sha256 = info.filename.removeprefix("files/")
+        if info.filename == "data.json":
+            continue
+        if not info.filename.startswith("files/") or not _SHA256.fullmatch(sha256):
+            problems.append(f"élément inattendu dans l'archive : « {info.filename} »")
+        elif sha256 not in rows:
+            problems.append(f"fichier {sha256[:12]}… sans ligne qui y renvoie")
+        elif info.file_size != rows[sha256]["size"] or info.file_size > MAX_FILE_BYTES:
+            expected = rows[sha256]["size"]
+            problems.append(f"fichier {rows[sha256]['name']} : taille {info.file_size} au lieu de {expected}")
+        else:
+            members[sha256] = info
+    for sha256, row in rows.items():
+        if sha256 not in members and sha256 not in declared_missing and not any(sha256 in p for p in problems):
+            problems.append(f"fichier {row['name']} ({sha256[:12]}…) absent de l'archive")
+    staged: dict[str, Path] = {}
+    if not problems:
+        for sha256, info in members.items():
+            digest = hashlib.sha256()
+            path = staging / sha256
+            size = 0
+            with archive.open(info) as member, path.open("wb") as out:
+                while chunk := member.read(1 << 16):
+                    size += len(chunk)
+                    if size > rows[sha256]["size"]:
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size != rows[sha256]["size"] or digest.hexdigest() != sha256:
+                problems.append(f"fichier {rows[sha256]['name']} : contenu modifié (empreinte SHA-256 différente)")
+            else:
+                os.chmod(path, 0o600)
+                staged[sha256] = path
+    if problems:
+        raise InputFileError(
+            source,
+            "archive refusée, rien n'a été restauré :\n" + "\n".join(f"  - {p}" for p in problems),
+            hint="restaurez une archive produite par « roadmap export » et non modifiée depuis.",
+        )
+    return staged

@@ -4,6 +4,7 @@ cause of a database failure in French (a read-only or missing folder, a lock hel
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -74,6 +75,18 @@ def prepare_folder(folder: Path, what: str = "Le dossier des données (ROADMAP_H
         ) from None
 
 
+def _create_private(database: Path) -> None:
+    """The database file is readable by its owner only (SQLite gives its -wal and -shm files the same mode)."""
+    prepare_folder(database.parent)
+    try:
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as error:
+        raise DatabaseProblem(
+            f"le fichier de la base de données « {database} » ne peut pas être créé ({_strerror(error)}).",
+            "vérifiez le chemin et vos droits sur ce dossier (variable ROADMAP_HOME).",
+        ) from None
+
+
 def _strerror(error: OSError) -> str:
     return {
         errno.EACCES: "droits insuffisants",
@@ -95,7 +108,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
                 f"utilisez une adresse de la forme {SUPPORTED}.",
             ) from None
     if parsed.database and parsed.database != ":memory:":
-        prepare_folder(Path(parsed.database).parent)
+        _create_private(Path(parsed.database))
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlmodel import col, func, select
 
+from roadmap.files import Upload
 from roadmap.models import Person, School
 from roadmap.service import Roadmap
 from roadmap.settings import PARIS
@@ -61,13 +62,13 @@ class DemoSummary:
     walked: list[tuple[str, str]]
 
 
-def _value(raw: str, roadmap: Roadmap, files_dir: Path) -> str:
-    """Relative days ("-20") become dates before today; "@minutes" a generated PDF."""
-    if raw == "@minutes":
-        path = files_dir / "compte-rendu-conseil-ecole-demo.pdf"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"%PDF-1.4\n% Compte rendu fictif du conseil d'ecole (demonstration)\n")
-        return str(path)
+DEMO_MINUTES = Upload(
+    "compte-rendu-conseil-ecole-demo.pdf", b"%PDF-1.4\n% Compte rendu fictif du conseil d'ecole (demonstration)\n"
+)
+
+
+def _value(raw: str, roadmap: Roadmap) -> str:
+    """Relative days ("-20") become dates before today."""
     if raw.lstrip("-").isdigit():
         day = roadmap.engine.clock().astimezone(PARIS).date() + timedelta(days=int(raw))
         return day.isoformat()
@@ -86,11 +87,11 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
     walked = []
     scenario = tomllib.loads((data_dir / "scenario.toml").read_text(encoding="utf-8"))["schools"]
     for entry in scenario:
-        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], roadmap.settings.home / "demo")))
+        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"])))
     return DemoSummary(created=True, schools=report.schools, walked=walked)
 
 
-def walk(roadmap: Roadmap, uai: str, until: str, files_dir: Path) -> str:
+def walk(roadmap: Roadmap, uai: str, until: str) -> str:
     with roadmap.session() as session:
         director = session.exec(
             select(Person).where(Person.role == "director", Person.scope == uai).order_by(col(Person.source).desc())
@@ -105,7 +106,10 @@ def walk(roadmap: Roadmap, uai: str, until: str, files_dir: Path) -> str:
         if state == until:
             return state
         for item, raw in items.items():
-            roadmap.check(uai, item, _value(raw, roadmap, files_dir), director.email)
+            if raw == "@minutes":
+                roadmap.check(uai, item, None, director.email, upload=DEMO_MINUTES)
+            else:
+                roadmap.check(uai, item, _value(raw, roadmap), director.email)
         actor = ien.email if event == "approve" else director.email
         roadmap.fire(uai, event, actor)
     return until

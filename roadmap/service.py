@@ -18,7 +18,7 @@ from roadmap.account_table import build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
-from roadmap.files import FileStore
+from roadmap.files import FileStore, Upload
 from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS, Departement, Person, School
 from roadmap.permissions import authorize
@@ -171,9 +171,11 @@ class Roadmap:
         value: str | None,
         by: str,
         *,
+        upload: Upload | None = None,
         clear: bool = False,
         expected_version: int | None = None,
     ) -> TransitionRecord:
+        """Set a checklist item; a file item takes an `upload` (name and content), never a path."""
         uai = self.school_uai(uai)
         actor = self.actor(by, attempted="check", uai=uai)
         with self.session() as session:
@@ -183,24 +185,28 @@ class Roadmap:
         raw: Any = None if clear else value
         if not clear and item is not None:
             if item.type == "file":
-                if value is None:
-                    raise InvalidValue(
-                        item_id,
-                        "",
-                        "un chemin de fichier est attendu.",
-                        hint=f"roadmap school check {uai} {item_id} CHEMIN --by {actor.id}",
-                    )
-                raw = self.files.prepare(Path(value))
+                if upload is None:
+                    raise InvalidValue(item_id, value or "", "un document à joindre est attendu.")
+                raw = self.files.store(upload)
             elif value is None:
                 if item.type != "bool":
-                    raise InvalidValue(
-                        item_id,
-                        "",
-                        "une valeur est attendue pour cet élément.",
-                        hint=f"roadmap school check {uai} {item_id} VALEUR --by {actor.id}",
-                    )
+                    raise InvalidValue(item_id, "", "une valeur est attendue pour cet élément.")
                 raw = True
-        return self.engine.set_item(uai, item_id, raw, actor, expected_version=expected_version)
+        try:
+            return self.engine.set_item(uai, item_id, raw, actor, expected_version=expected_version)
+        except Exception:
+            if isinstance(raw, dict) and "sha256" in raw:  # refused: the content stored above goes again
+                with self.session() as session:
+                    self.files.discard_unreferenced(session, raw["sha256"])
+            raise
+
+    def item_type(self, uai: str, item_id: str) -> str | None:
+        """The type of the checklist item `item_id` the school may change now (None if it may not)."""
+        uai = self.school_uai(uai)
+        with self.session() as session:
+            instance = self.engine.get(session, uai)
+            found = self.engine.editable_item(instance, self.engine.values(session, instance), item_id)
+        return found[1].type if found else None
 
     def instance(self, session: Session, uai: str) -> WorkflowInstance:
         return self.engine.get(session, uai)

@@ -8,22 +8,36 @@ from typing import Annotated
 import typer
 
 from roadmap.backup import export_all, restore_all
-from roadmap.cli.common import app, out, service
+from roadmap.cli.common import app, err, out, service
 from roadmap.errors import RoadmapError
 
 
 @app.command("export")
-def export_command(output: Annotated[Path, typer.Argument(help="Archive à écrire (.zip).")]) -> None:
+def export_command(
+    output: Annotated[Path, typer.Argument(help="Archive à écrire (.zip).")],
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing", help="Exporter même si des documents joints manquent (l'archive les signale)."
+        ),
+    ] = False,
+) -> None:
     """Exporter tout ce que l'outil contient (données, historique, documents joints) dans une archive ZIP."""
     if output.suffix.lower() != ".zip":
         raise RoadmapError(f"{output} : l'archive doit porter l'extension .zip.")
     roadmap = service()
-    counts = export_all(roadmap.db, roadmap.files, output)
+    result = export_all(roadmap.db, roadmap.files, output, allow_missing=allow_missing)
+    counts = result.counts
     out.print(
         f"{output} : {sum(counts.values())} lignes exportées ("
         + ", ".join(f"{name} {count}" for name, count in counts.items() if count)
         + ")."
     )
+    if result.missing:
+        err.print(
+            f"ATTENTION : archive INCOMPLÈTE, {len(result.missing)} document(s) joint(s) manquant(s) laissé(s) de "
+            "côté (l'archive les signale) :\n" + "\n".join(f"  - {m}" for m in result.missing)
+        )
 
 
 @app.command("restore")

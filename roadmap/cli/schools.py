@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,6 +22,8 @@ from roadmap.cli.common import (
     school_app,
     service,
 )
+from roadmap.errors import RoadmapError
+from roadmap.files import read_upload
 from roadmap.models import ROLE_LABELS
 from roadmap.service import Roadmap
 from roadmap.views import french_datetime, iso_utc, school_detail, school_summary
@@ -124,7 +127,15 @@ def school_check(
 ) -> None:
     """Renseigner un élément de la liste de contrôle de l'étape en cours."""
     require_by(by)
-    record = service().check(uai, item, value, by, clear=clear, expected_version=expect_version)
+    roadmap = service()
+    upload = None
+    if not clear and roadmap.item_type(uai, item) == "file":
+        if not value:
+            raise RoadmapError(
+                f"L'élément « {item} » attend un document.\n  → roadmap school check {uai} {item} CHEMIN --by {by}"
+            )
+        upload = read_upload(Path(value))
+    record = roadmap.check(uai, item, value, by, upload=upload, clear=clear, expected_version=expect_version)
     data = record.data or {}
     shown = "effacé" if data.get("value") is None else json.dumps(data.get("value"), ensure_ascii=False)
     out.print(

@@ -21,6 +21,7 @@ import pytest
 
 import roadmap.cli
 from roadmap.cli import french_usage_message
+from roadmap.files import read_upload
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE, VAL_DE_MARNE
 from tests.factories import make_roadmap
@@ -127,7 +128,7 @@ def to_awaiting_approval(settings: Settings, tmp_path: Path) -> None:
     walk.fill(service, SCHOOL, walk.FUNDING_ITEMS, DIRECTOR)
     service.fire(SCHOOL, "advance", DIRECTOR)
     walk.fill(service, SCHOOL, walk.COUNCIL_ITEMS, DIRECTOR)
-    service.check(SCHOOL, "minutes", str(walk.minutes_file(tmp_path)), DIRECTOR)
+    service.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(walk.minutes_file(tmp_path)))
     service.fire(SCHOOL, "advance", DIRECTOR)
     service.db.dispose()
 

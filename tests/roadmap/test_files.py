@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
+from roadmap.files import read_upload
 from roadmap.models import StoredFile
 from roadmap.settings import Settings
 from tests.roadmap.test_walkthrough import small_roadmap
@@ -24,7 +25,7 @@ def test_refused_file_check_leaves_nothing_behind(settings: Settings, tmp_path: 
     minutes.write_bytes(b"%PDF-1.4 minutes")
     # The step is still `definition`: the minutes item does not exist yet, the change is refused.
     with pytest.raises(TransitionRefused):
-        roadmap.check(SCHOOL, "minutes", str(minutes), DIRECTOR)
+        roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(minutes))
     assert stored_files(settings.files_dir) == []
     with roadmap.session() as session:
         assert session.exec(select(func.count()).select_from(StoredFile)).one() == 0
@@ -37,8 +38,8 @@ def test_accepted_file_is_stored_once_by_content(settings: Settings, tmp_path: P
     first, copy = tmp_path / "cr.pdf", tmp_path / "cr-copie.pdf"
     first.write_bytes(b"%PDF-1.4 the same minutes")
     copy.write_bytes(b"%PDF-1.4 the same minutes")
-    record = roadmap.check(SCHOOL, "minutes", str(first), DIRECTOR)
-    roadmap.check(SCHOOL, "minutes", str(copy), DIRECTOR)
+    record = roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(first))
+    roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(copy))
     value = (record.data or {})["value"]
     files = stored_files(settings.files_dir)
     assert len(files) == 1
@@ -52,8 +53,8 @@ def test_missing_or_empty_file_is_refused_with_a_hint(settings: Settings, tmp_pa
     roadmap = small_roadmap(settings, tmp_path)
     empty = tmp_path / "vide.pdf"
     empty.write_bytes(b"")
-    for path, fragment in ((tmp_path / "absent.pdf", "introuvable"), (empty, "vide")):
+    for path, fragment in ((tmp_path / "absent.pdf", "introuvable"), (empty, "vide"), (tmp_path, "dossier")):
         with pytest.raises(Exception) as caught:
-            roadmap.files.prepare(path)
+            roadmap.files.store(read_upload(path))
         assert fragment in str(caught.value)
         assert "→" in str(caught.value)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from roadmap.files import read_upload
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
 from roadmap.views import school_detail
@@ -43,7 +44,7 @@ def test_a_late_council_lets_the_school_go_on_and_keeps_the_minutes_owed(setting
     with pytest.raises(InvalidItemValue, match="ne peut pas précéder"):
         roadmap.check(SCHOOL, "council_date", "01/09/2026", DIRECTOR)  # before the teachers' council
     fill(roadmap, SCHOOL, COUNCIL_ITEMS, DIRECTOR)
-    roadmap.check(SCHOOL, "minutes", str(minutes_file(tmp_path)), DIRECTOR)
+    roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(minutes_file(tmp_path)))
     assert owed(roadmap, SCHOOL) == []
     with pytest.raises(TransitionRefused, match="n'a pas d'élément « council_date »"):
         roadmap.check(SCHOOL, "council_date", "07/11/2026", DIRECTOR)  # no longer owed: the step is closed

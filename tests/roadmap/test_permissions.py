@@ -10,6 +10,7 @@ import pytest
 
 from roadmap.account_table import director_name
 from roadmap.errors import InvalidValue, RoadmapError
+from roadmap.files import read_upload
 from roadmap.models import School
 from roadmap.permissions import authorize, covers, normalize_scope
 from roadmap.service import Roadmap
@@ -106,7 +107,10 @@ def to_awaiting_approval(roadmap: Roadmap, tmp_path: Path, school: str, by: str)
     ]
     for items in steps:
         for item, value in items.items():
-            roadmap.check(school, item, value, by)
+            if item == "minutes":
+                roadmap.check(school, item, None, by, upload=read_upload(minutes))
+            else:
+                roadmap.check(school, item, value, by)
         roadmap.fire(school, "advance", by)
     assert version(roadmap, school)[0] == "school_council.awaiting_approval"
 

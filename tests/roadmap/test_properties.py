@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from roadmap.errors import NotFound, RoadmapError
+from roadmap.files import read_upload
 from roadmap.models import Person, School
 from roadmap.permissions import covers
 from roadmap.service import Roadmap
@@ -170,6 +171,13 @@ def done(item: dict[str, Any], value: Any) -> bool:
 FILES: dict[str, Path] = {}
 
 
+def check_as_the_cli_does(roadmap: Roadmap, school: str, item: dict[str, Any], value: str | None, by: str, *,
+                          clear: bool = False) -> object:
+    """A file item's value is a path the CLI reads into an upload (a missing file fails there, like the CLI)."""
+    upload = read_upload(Path(value)) if item["type"] == "file" and value and not clear else None
+    return roadmap.check(school, item["id"], value, by, upload=upload, clear=clear)
+
+
 def valid_value(step: str, item: dict[str, Any]) -> str:
     if item["type"] == "date":
         return "06/11/2026" if step == "school_council" else "2026-10-01"
@@ -297,7 +305,7 @@ class Runner:
             if item.get("required", True):
                 value = valid_value(state, item)
                 self.attempt(school, f"{by} remplit {item['id']} = {value}",
-                             partial(self.roadmap.check, school, item["id"], value, by), by=by)
+                             partial(check_as_the_cli_does, self.roadmap, school, item, value, by), by=by)
 
     def forward(self, school: str, pick: int) -> None:
         moves = self.lawful_moves(school)
@@ -316,7 +324,7 @@ class Runner:
         value = pool[value_pick % len(pool)]
         by = PEOPLE[person]
         self.attempt(school, f"{by} coche {step_id}.{item['id']} = {value!r} (effacer={clear})",
-                     lambda: self.roadmap.check(school, item["id"], value, by, clear=clear), by=by)
+                     lambda: check_as_the_cli_does(self.roadmap, school, item, value, by, clear=clear), by=by)
 
     def fire(self, school: str, person: int, event: str, note: str | None) -> None:
         by = PEOPLE[person]

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from roadmap.errors import InputFileError, InvalidValue, NotFound, RoadmapError
+from roadmap.errors import InvalidValue, NotFound, RoadmapError
+from roadmap.files import Upload, read_upload
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
 from roadmap.views import school_detail
@@ -324,13 +325,14 @@ def test_school_council_date_minutes_and_ien_approval(settings: Settings, tmp_pa
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
     assert any(MINUTES_LABEL in r for r in reasons)
     assert not any(FAMILIES_LABEL in r for r in reasons)
-    # A missing file is refused with the path; nothing stored.
+    # A path is not an upload; an empty upload is refused; nothing stored.
     error = refused(roadmap, SCHOOL, lambda: roadmap.check(SCHOOL, "minutes", str(tmp_path / "absent.pdf"),
-                                                           DIRECTOR), InputFileError)
-    assert "absent.pdf" in str(error) and "introuvable" in str(error)
-    error = refused(roadmap, SCHOOL, lambda: roadmap.check(SCHOOL, "minutes", None, DIRECTOR), InvalidValue)
-    assert "chemin" in str(error)
-    roadmap.check(SCHOOL, "minutes", str(minutes_file(tmp_path)), DIRECTOR)
+                                                           DIRECTOR), InvalidValue)
+    assert "document à joindre" in str(error)
+    error = refused(roadmap, SCHOOL, lambda: roadmap.check(SCHOOL, "minutes", None, DIRECTOR,
+                                                           upload=Upload("cr.pdf", b"")), InvalidValue)
+    assert "vide" in str(error)
+    roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(minutes_file(tmp_path)))
 
     # A council that has not met yet blocks the submission: the only reason is about its date.
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
@@ -382,7 +384,7 @@ def test_school_council_date_minutes_and_ien_approval(settings: Settings, tmp_pa
     assert values["council_date"] == "2026-11-23" and values["minutes"]["name"] == minutes_file(tmp_path).name
     fixed = tmp_path / "compte-rendu-corrige.pdf"
     fixed.write_bytes(b"%PDF-1.4 compte rendu corrige, droit de rectification\n")
-    roadmap.check(SCHOOL, "minutes", str(fixed), DIRECTOR)
+    roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(fixed))
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
     roadmap.fire(SCHOOL, "approve", IEN)
     assert state_of(roadmap, SCHOOL) == "transmission"
@@ -685,7 +687,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     fill(roadmap, SCHOOL, FUNDING_ITEMS, DIRECTOR)
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
     fill(roadmap, SCHOOL, COUNCIL_ITEMS, DIRECTOR)
-    roadmap.check(SCHOOL, "minutes", str(minutes_file(tmp_path)), DIRECTOR)
+    roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(minutes_file(tmp_path)))
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
     detail = school_detail(roadmap, SCHOOL)
     assert (detail["step"], detail["state"], detail["step_number"]) == (

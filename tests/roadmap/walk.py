@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from roadmap.files import read_upload
 from roadmap.service import Roadmap
 
 SCHOOL = "0350122T"  # École primaire publique les Lucioles, Baulon — circonscription de Bruz (0350739N)
@@ -62,7 +63,7 @@ def submit_council(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, director
     """From definition to school_council.awaiting_approval."""
     walk_to_school_council(roadmap, uai, director)
     fill(roadmap, uai, COUNCIL_ITEMS, director)
-    roadmap.check(uai, "minutes", str(minutes_file(tmp_path)), director)
+    roadmap.check(uai, "minutes", None, director, upload=read_upload(minutes_file(tmp_path)))
     roadmap.fire(uai, "advance", director)
 
 
@@ -82,7 +83,7 @@ def walk_from_transmission_to_parent_training(roadmap: Roadmap, tmp_path: Path, 
     fill(roadmap, uai, GDPR_ITEMS, director)
     record = tmp_path / "fiche-traitement.pdf"
     record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
-    roadmap.check(uai, "processing_record", str(record), director)
+    roadmap.check(uai, "processing_record", None, director, upload=read_upload(record))
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, TRAINING_ITEMS, director)
     roadmap.fire(uai, "advance", director)
