@@ -8,6 +8,7 @@ finals) and transitions. Transition sources may be "*" (every non-final state) a
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections import deque
@@ -23,6 +24,33 @@ ANY_STATE = "*"
 RETURN = "@return"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _ITEM_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")  # "step.item"
+RESERVED_EVENTS = frozenset({"start", "check"})  # written by the engine itself in the history
+
+# The keys each kind of table accepts; anything else is a mistake (a typo silently dropping a rule).
+BASE_KEYS = frozenset(
+    {"id", "label", "version", "initial", "events", "steps", "states", "transitions", "applies_to", "guards", "upgrade"}
+)
+VARIANT_KEYS = frozenset(
+    {"id", "label", "version", "extends", "events", "checklist", "applies_to", "guards", "upgrade"}
+)
+STEP_KEYS = frozenset({"id", "label", "description", "roles", "optional", "checklist", "waiting"})
+ITEM_KEYS = frozenset(
+    {
+        "id",
+        "type",
+        "label",
+        "required",
+        "choices",
+        "help",
+        "max_years_back",
+        "max_years_ahead",
+        "not_before",
+        "deferrable_with",
+    }
+)
+WAITING_KEYS = frozenset({"id", "label", "waiting_for"})
+STATE_KEYS = frozenset({"id", "label", "final", "hold"})
+TRANSITION_KEYS = frozenset({"event", "from", "to", "roles", "guards", "note_required", "four_eyes"})
 
 
 @dataclass(frozen=True)
@@ -268,6 +296,65 @@ class _Builder:
         if self.text and isinstance(value, str) and (match := _find(self.text, key, value, self.next_search)):
             self.cursor, self.next_search = match.start(), match.end()
 
+    def key_line(self, key: str) -> int | None:
+        """Line of `key = ...` (or of a `[...key]` table) at or after the current element."""
+        if not self.text:
+            return None
+        pattern = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[+[^\]]*\b{re.escape(key)}\s*\]+)", re.MULTILINE)
+        match = pattern.search(self.text, self.cursor) or pattern.search(self.text)
+        return self.text.count("\n", 0, match.start()) + 1 if match else None
+
+    def known_keys(self, table: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+        """Refuse any key the format does not know, suggesting the closest known one."""
+        for key in table:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+            hint = f"vouliez-vous dire « {close[0]} » ?" if close else "clés possibles : " + ", ".join(sorted(allowed))
+            raise DefinitionError(self.source, f"{where} : clé inconnue « {key} ».", line=self.key_line(key), hint=hint)
+
+    def table(self, value: Any, key: str, where: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être une table ([{key}]).", line=self.key_line(key)
+            )
+        return value
+
+    def tables(self, value: Any, key: str, where: str) -> list[Mapping[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            raise DefinitionError(
+                self.source,
+                f"{where} : « {key} » doit être une liste de tables ([[...{key}]]).",
+                line=self.key_line(key),
+            )
+        return value
+
+    def flag(self, table: Mapping[str, Any], key: str, where: str, default: bool = False) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise DefinitionError(
+                self.source,
+                f"{where} : « {key} » doit valoir true ou false (sans guillemets), pas {value!r}.",
+                line=self.key_line(key),
+            )
+        return value
+
+    def text_value(self, table: Mapping[str, Any], key: str, where: str) -> str:
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être un texte entre guillemets.", line=self.key_line(key)
+            )
+        return value
+
+    def string_list(self, table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être une liste de textes.", line=self.key_line(key)
+            )
+        return tuple(value)
+
     def string(self, table: Mapping[str, Any], key: str, where: str) -> str:
         value = table.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -299,6 +386,7 @@ class _Builder:
     def item(self, table: Mapping[str, Any], where: str) -> ChecklistItem:
         item_id = self.identifier(table, where)
         where = f"{where}, élément « {item_id} »"
+        self.known_keys(table, ITEM_KEYS, where)
         item_type = table.get("type")
         if item_type not in ITEM_TYPES:
             raise self.fail(
@@ -306,9 +394,7 @@ class _Builder:
                 value=item_id,
                 hint="types possibles : " + ", ".join(ITEM_TYPES),
             )
-        required = table.get("required", True)
-        if not isinstance(required, bool):
-            raise self.fail(f"{where} : « required » doit valoir true ou false.", value=item_id)
+        required = self.flag(table, "required", where, default=True)
         choices = table.get("choices", [])
         if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
             raise self.fail(f"{where} : « choices » doit être une liste de textes.", value=item_id)
@@ -340,7 +426,7 @@ class _Builder:
             type=cast(ItemType, item_type),
             required=required,
             choices=tuple(choices),
-            help=str(table.get("help", "")),
+            help=self.text_value(table, "help", where),
             max_years_back=years["max_years_back"],
             max_years_ahead=years["max_years_ahead"],
             not_before=not_before,
@@ -348,11 +434,9 @@ class _Builder:
         )
 
     def checklist(self, entries: Any, where: str, existing: Iterable[ChecklistItem] = ()) -> tuple[ChecklistItem, ...]:
-        if not isinstance(entries, list):
-            raise self.fail(f"{where} : « checklist » doit être une liste d'éléments ([[...checklist]]).")
         items = list(existing)
-        for entry in entries:
-            self.enter("id", entry.get("id") if isinstance(entry, dict) else None)
+        for entry in self.tables(entries, "checklist", where):
+            self.enter("id", entry.get("id"))
             item = self.item(entry, where)
             if any(other.id == item.id for other in items):
                 raise self.fail(f"{where} : élément « {item.id} » déclaré deux fois.", value=item.id)
@@ -371,8 +455,38 @@ def build_definition(
 ) -> Definition:
     b = _Builder(document, guards=guards, roles=roles, source=source, text=text)
     definition_id = b.identifier(document, "définition")
-    label = b.string(document, "label", f"définition « {definition_id} »")
-    applies_to = {str(k): tuple(str(v) for v in values) for k, values in dict(document.get("applies_to", {})).items()}
+    where = f"définition « {definition_id} »"
+    label = b.string(document, "label", where)
+    if base is not None:
+        for key in ("steps", "states", "transitions", "initial"):
+            if key in document:
+                raise b.fail(
+                    f"{where} : une variante ne redéfinit pas « {key} » ; "
+                    "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
+                )
+    b.known_keys(document, VARIANT_KEYS if base is not None else BASE_KEYS, where)
+    raw_applies = b.table(document.get("applies_to", {}), "applies_to", where)
+    applies_to = {key: b.string_list(raw_applies, key, f"{where}, [applies_to]") for key in raw_applies}
+    events = b.table(document.get("events", {}), "events", where)
+    for event, event_label in events.items():
+        if event in RESERVED_EVENTS:
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'action « {event} » est réservée au moteur (démarrage et modification de la liste).",
+                line=b.key_line(event),
+                hint="choisissez un autre identifiant d'action.",
+            )
+        if not isinstance(event_label, str) or not _ID.match(event):
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'action « {event} » doit avoir un identifiant valide et un libellé entre guillemets.",
+                line=b.key_line(event),
+            )
+    version = document.get("version", base.version if base else 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DefinitionError(
+            b.source, f"{where} : « version » doit être un nombre entier ≥ 1.", line=b.key_line("version")
+        )
     if base is not None:
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
@@ -389,16 +503,12 @@ def _extend(
     label: str,
     applies_to: dict[str, tuple[str, ...]],
 ) -> Definition:
-    for key in ("steps", "states", "transitions", "initial"):
-        if key in document:
-            raise b.fail(
-                f"définition « {definition_id} » : une variante ne redéfinit pas « {key} » ; "
-                "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
-            )
     additions: dict[str, list[Any]] = {}
-    for index, entry in enumerate(document.get("checklist", [])):
+    for index, entry in enumerate(
+        b.tables(document.get("checklist", []), "checklist", f"définition « {definition_id} »")
+    ):
         b.enter_table("checklist", index)
-        step_id = entry.get("step") if isinstance(entry, dict) else None
+        step_id = entry.get("step")
         if not isinstance(step_id, str) or base.step(step_id) is None:
             raise b.fail(
                 f"définition « {definition_id} » : élément ajouté à une étape inconnue « {step_id} ».",
@@ -441,44 +551,50 @@ def _build_base(
             raise b.fail(f"état « {state.id} » déclaré deux fois.", value=state.id.rsplit(".", 1)[-1])
         states[state.id] = state
 
-    raw_steps = document.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
+    raw_steps = b.tables(document.get("steps", []), "steps", f"définition « {definition_id} »")
+    if not raw_steps:
         raise b.fail(f"définition « {definition_id} » : aucune étape ([[steps]]).")
     for index, raw_step in enumerate(raw_steps):
         b.enter_table("steps", index)
         step_id = b.identifier(raw_step, "étape")
         where = f"étape « {step_id} »"
+        b.known_keys(raw_step, STEP_KEYS, where)
         step = StepSpec(
             id=step_id,
             label=b.string(raw_step, "label", where),
             roles=b.role_list(raw_step, where, step_id),
             checklist=b.checklist(raw_step.get("checklist", []), where),
-            description=str(raw_step.get("description", "")),
-            optional=bool(raw_step.get("optional", False)),
+            description=b.text_value(raw_step, "description", where),
+            optional=b.flag(raw_step, "optional", where),
         )
         steps.append(step)
         add_state(StateSpec(id=step_id, label=step.label, step=step_id))
-        for raw_sub in raw_step.get("waiting", []):
+        for raw_sub in b.tables(raw_step.get("waiting", []), "waiting", where):
             b.enter("id", raw_sub.get("id"))
             sub_id = b.identifier(raw_sub, f"{where}, sous-état")
             sub_where = f"{where}, sous-état « {sub_id} »"
+            b.known_keys(raw_sub, WAITING_KEYS, sub_where)
             add_state(
                 StateSpec(
                     id=f"{step_id}.{sub_id}",
                     label=b.string(raw_sub, "label", sub_where),
                     step=step_id,
-                    waiting_for=str(raw_sub.get("waiting_for", "")),
+                    waiting_for=b.text_value(raw_sub, "waiting_for", sub_where),
                 )
             )
-    for index, raw_state in enumerate(document.get("states", [])):
+    for index, raw_state in enumerate(
+        b.tables(document.get("states", []), "states", f"définition « {definition_id} »")
+    ):
         b.enter_table("states", index)
         state_id = b.identifier(raw_state, "état")
+        state_where = f"état « {state_id} »"
+        b.known_keys(raw_state, STATE_KEYS, state_where)
         add_state(
             StateSpec(
                 id=state_id,
-                label=b.string(raw_state, "label", f"état « {state_id} »"),
-                final=bool(raw_state.get("final", False)),
-                hold=bool(raw_state.get("hold", False)),
+                label=b.string(raw_state, "label", state_where),
+                final=b.flag(raw_state, "final", state_where),
+                hold=b.flag(raw_state, "hold", state_where),
             )
         )
     initial = document.get("initial", steps[0].id)
@@ -486,10 +602,13 @@ def _build_base(
         raise b.fail(f"état initial « {initial} » inconnu.", key="initial", value=str(initial))
 
     transitions: list[TransitionSpec] = []
-    for index, raw in enumerate(document.get("transitions", [])):
+    for index, raw in enumerate(
+        b.tables(document.get("transitions", []), "transitions", f"définition « {definition_id} »")
+    ):
         b.enter_table("transitions", index)
         event, source, dest = raw.get("event"), raw.get("from"), raw.get("to")
         where = f"transition « {event} » de « {source} » vers « {dest} »"
+        b.known_keys(raw, TRANSITION_KEYS, where)
         if event not in events:
             raise b.fail(
                 f"{where} : action inconnue (absente de [events]).",
@@ -507,7 +626,7 @@ def _build_base(
             raise b.fail(
                 f"{where} : « @return » ne part que d'un état d'attente (hold = true).", key="to", value=RETURN
             )
-        raw_guards = raw.get("guards", [])
+        raw_guards = b.string_list(raw, "guards", where)
         for guard in raw_guards:
             if guard not in b.guards:
                 raise b.fail(
@@ -526,8 +645,8 @@ def _build_base(
                 dest=str(dest),
                 roles=roles,
                 guards=tuple(raw_guards),
-                note_required=bool(raw.get("note_required", False)),
-                four_eyes=bool(raw.get("four_eyes", False)),
+                note_required=b.flag(raw, "note_required", where),
+                four_eyes=b.flag(raw, "four_eyes", where),
             )
         )
     seen: set[tuple[str, str, str]] = set()

@@ -750,3 +750,80 @@ def test_extends_cycle(tmp_path: Path) -> None:
     # the message shows the cycle itself, each definition of it named
     assert ("purchase_it → purchase_b → purchase_it" in message
             or "purchase_b → purchase_it → purchase_b" in message)
+
+
+# ======================================================================================== strict keys and types
+
+
+def test_misspelt_transition_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'to = "review"\nroles = ["manager"]\nnote_required = true',
+                   'to = "review"\nroles = ["manager"]\nnote_requierd = true')
+    error, _ = refused(tmp_path, text)
+    assert "transition « reject » de « review.pending » vers « review » : clé inconnue « note_requierd »" in error.message
+    assert "vouliez-vous dire « note_required » ?" in error.message
+    assert_line(error, line_of(text, "note_requierd"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ('label = "Demande d\'achat"\n', 'label = "Demande d\'achat"\ninitail = "draft"\n', "définition « purchase »"),
+        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptionnal = true\n', "étape « review »"),
+        ('label = "Fournisseur"\n', 'label = "Fournisseur"\nrequird = false\n', "élément « supplier »"),
+        ('waiting_for = "manager"\n', 'waiting_for = "manager"\ncolour = "red"\n', "sous-état « pending »"),
+        ('hold = true\n', 'hold = true\nfinale = true\n', "état « paused »"),
+    ],
+)
+def test_unknown_keys_are_refused_everywhere(tmp_path: Path, old: str, new: str, where: str) -> None:
+    text = patched(PURCHASE, old, new)
+    error, _ = refused(tmp_path, text)
+    unknown = new.removeprefix(old).split(" =")[0].strip()
+    assert where in error.message
+    assert f"clé inconnue « {unknown} »" in error.message
+    assert_line(error, line_of(text, unknown + " ="))
+
+
+def test_unknown_key_in_a_variant_checklist_entry(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'label = "Avis du RSSI"\n', 'label = "Avis du RSSI"\nrequiered = false\n')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "élément « security_opinion » : clé inconnue « requiered »" in error.message
+    assert "vouliez-vous dire « required » ?" in error.message
+    assert_line(error, line_of(text, "requiered"))
+
+
+def test_unknown_top_level_key_in_a_variant(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'extends = "purchase"\n', 'extends = "purchase"\nextend = "purchase"\n')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "définition « purchase_it » : clé inconnue « extend »" in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('label = "Commentaire"\n  required = false', 'label = "Commentaire"\n  required = "no"', "required"),
+        ('hold = true\n', 'hold = "yes"\n', "hold"),
+        ('to = "review"\nroles = ["manager"]\nnote_required = true', 'to = "review"\nroles = ["manager"]\n'
+         'note_required = 1', "note_required"),
+        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptional = "yes"\n', "optional"),
+    ],
+)
+def test_flags_must_be_booleans(tmp_path: Path, old: str, new: str, key: str) -> None:
+    text = patched(PURCHASE, old, new)
+    error, _ = refused(tmp_path, text)
+    assert f"« {key} » doit valoir true ou false" in error.message
+
+
+@pytest.mark.parametrize(("old", "new"), [('version = 2', 'version = "2"'), ('version = 2', 'version = 0'),
+                                          ('waiting_for = "manager"', 'waiting_for = 3'),
+                                          ('guards = ["checklist_complete"]', 'guards = "checklist_complete"')])
+def test_values_of_the_wrong_type_are_refused(tmp_path: Path, old: str, new: str) -> None:
+    error, _ = refused(tmp_path, patched(PURCHASE, old, new))
+    assert "doit être" in error.message
+
+
+@pytest.mark.parametrize("event", ["start", "check"])
+def test_the_engines_own_events_are_reserved(tmp_path: Path, event: str) -> None:
+    text = patched(PURCHASE, 'cancel = "Annuler"\n', f'cancel = "Annuler"\n{event} = "Mon action"\n')
+    error, _ = refused(tmp_path, text)
+    assert f"l'action « {event} » est réservée au moteur" in error.message
+    assert_line(error, line_of(text, f'{event} = "Mon action"'))
