@@ -759,7 +759,8 @@ def test_misspelt_transition_key_is_refused_with_a_suggestion(tmp_path: Path) ->
     text = patched(PURCHASE, 'to = "review"\nroles = ["manager"]\nnote_required = true',
                    'to = "review"\nroles = ["manager"]\nnote_requierd = true')
     error, _ = refused(tmp_path, text)
-    assert "transition « reject » de « review.pending » vers « review » : clé inconnue « note_requierd »" in error.message
+    assert "transition « reject » de « review.pending » vers « review »" in error.message
+    assert ": clé inconnue « note_requierd »" in error.message
     assert "vouliez-vous dire « note_required » ?" in error.message
     assert_line(error, line_of(text, "note_requierd"))
 
@@ -768,7 +769,8 @@ def test_misspelt_transition_key_is_refused_with_a_suggestion(tmp_path: Path) ->
     ("old", "new", "where"),
     [
         ('label = "Demande d\'achat"\n', 'label = "Demande d\'achat"\ninitail = "draft"\n', "définition « purchase »"),
-        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptionnal = true\n', "étape « review »"),
+        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptionnal = true\n',
+         "étape « review »"),
         ('label = "Fournisseur"\n', 'label = "Fournisseur"\nrequird = false\n', "élément « supplier »"),
         ('waiting_for = "manager"\n', 'waiting_for = "manager"\ncolour = "red"\n', "sous-état « pending »"),
         ('hold = true\n', 'hold = true\nfinale = true\n', "état « paused »"),
