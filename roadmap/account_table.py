@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, select
 from roadmap.models import Circonscription, Person, School
 from roadmap.uai import uai_problem
 from workflows.checklist import ChecklistItem
+from workflows.definition import Definition, ItemRef
 
 COLUMNS: tuple[str, ...] = (
     "RNE",
@@ -31,8 +33,19 @@ COLUMNS: tuple[str, ...] = (
     "ENT",
 )
 OPTIONAL_COLUMNS = frozenset({"Lieu-dit"})
-COUNCIL_DATE = ("school_council", "council_date")
-ENT_CHOICE = ("definition", "ent")
+
+
+@dataclass(frozen=True)
+class AccountItems:
+    """The checklist items the table reads, named by the definition (`[guards.account_row_valid]`)."""
+
+    council_date: ItemRef
+    ent: ItemRef
+
+    @classmethod
+    def of(cls, definition: Definition) -> AccountItems:
+        guard = "account_row_valid"
+        return cls(definition.item_ref(guard, "council_item"), definition.item_ref(guard, "ent_item"))
 
 
 def director_name(session: Session, school_uai: str) -> str:
@@ -46,9 +59,11 @@ def director_name(session: Session, school_uai: str) -> str:
     return person.name if person else ""
 
 
-def build_row(session: Session, school: School, values: Mapping[tuple[str, str], Any]) -> dict[str, str]:
+def build_row(
+    session: Session, school: School, values: Mapping[tuple[str, str], Any], items: AccountItems
+) -> dict[str, str]:
     circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
-    council = values.get(COUNCIL_DATE)
+    council = values.get(items.council_date)
     return {
         "RNE": school.uai,
         "Secteur": school.sector,
@@ -62,7 +77,7 @@ def build_row(session: Session, school: School, values: Mapping[tuple[str, str],
         "CIRCO": circonscription.name if circonscription else "",
         "RNE CIRCO": circonscription.uai if circonscription else "",
         "date CE": date.fromisoformat(council).strftime("%d/%m/%Y") if council else "",
-        "ENT": str(values.get(ENT_CHOICE) or ""),
+        "ENT": str(values.get(items.ent) or ""),
     }
 
 

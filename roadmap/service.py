@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from roadmap import annuaire
-from roadmap.account_table import build_row
+from roadmap.account_table import AccountItems, build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
@@ -41,7 +41,7 @@ IMPORT_ACTOR = Actor(id="import-annuaire", role="admin", label="import de l'annu
 
 
 def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[str, Definition]:
-    definitions = load_definitions(directory, guards=list(guards or roadmap_guards()), roles=ROLE_LABELS)
+    definitions = load_definitions(directory, guards=(guards or roadmap_guards()).signatures(), roles=ROLE_LABELS)
     if NATIONAL not in definitions:
         raise DefinitionError(directory, f'la définition nationale (id = "{NATIONAL}") est absente.')
     check_academie_claims(definitions)
@@ -242,7 +242,8 @@ class Roadmap:
         with self.session() as session:
             for school, instance in self.schools(departement=departement):
                 if instance.state == state:
-                    rows.append(build_row(session, school, self.engine.values(session, instance)))
+                    items = AccountItems.of(self.engine.definition(instance.definition_id))
+                    rows.append(build_row(session, school, self.engine.values(session, instance), items))
         return rows
 
     def step_id(self, instance: WorkflowInstance) -> str:

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from workflows.checklist import ITEM_TYPES, ChecklistItem, ItemType
 from workflows.errors import DefinitionError
@@ -51,6 +51,30 @@ ITEM_KEYS = frozenset(
 WAITING_KEYS = frozenset({"id", "label", "waiting_for"})
 STATE_KEYS = frozenset({"id", "label", "final", "hold"})
 TRANSITION_KEYS = frozenset({"event", "from", "to", "roles", "guards", "note_required", "four_eyes"})
+
+
+ItemRef = tuple[str, str]  # (step, item)
+ParamKind = Literal["item", "state", "event", "strings"]
+
+
+@dataclass(frozen=True)
+class GuardParam:
+    """A parameter a guard reads, given by the definition in its `[guards.NAME]` table."""
+
+    kind: ParamKind  # "item": "step.item" (resolved to a (step, item) pair); "strings": a list of texts
+    item_type: ItemType | None = None  # for "item": the type the item must have
+    description: str = ""
+
+    def expected(self) -> str:
+        return {
+            "item": f"un élément « étape.élément »{f' de type {self.item_type}' if self.item_type else ''}",
+            "state": "un identifiant d'état",
+            "event": "un identifiant d'action",
+            "strings": "une liste de textes",
+        }[self.kind]
+
+
+GuardSignatures = Mapping[str, Mapping[str, GuardParam]]  # guard name -> parameter name -> declaration
 
 
 @dataclass(frozen=True)
@@ -105,6 +129,18 @@ class Definition:
     applies_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extends: str | None = None
     source: str | None = None
+    guard_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # guard -> parameter -> value
+
+    def item_ref(self, guard: str, parameter: str) -> ItemRef:
+        """The (step, item) an "item" parameter of a guard names (validated on load)."""
+        return cast(ItemRef, self.guard_params[guard][parameter])
+
+    def item_spec(self, ref: ItemRef) -> ChecklistItem:
+        step = self.step(ref[0])
+        item = step.item(ref[1]) if step else None
+        if item is None:
+            raise KeyError(ref)
+        return item
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((step for step in self.steps if step.id == step_id), None)
@@ -269,6 +305,7 @@ class _Builder:
     ) -> None:
         self.document = document
         self.guards = set(guards)
+        self.signatures: GuardSignatures = guards if isinstance(guards, Mapping) else {}
         self.roles = roles
         self.source = source
         self.text = text
@@ -291,6 +328,11 @@ class _Builder:
                 self.cursor, self.next_search = match.start(), match.end()
                 return
 
+    def enter_header(self, header: str) -> None:
+        """Move to the `[header]` table of the text."""
+        if self.text and (match := re.search(rf"^[ \t]*\[[ \t]*{re.escape(header)}[ \t]*\]", self.text, re.MULTILINE)):
+            self.cursor, self.next_search = match.start(), match.end()
+
     def enter(self, key: str, value: object) -> None:
         """Move to the next `key = "value"` after the current element (an item or sub-state)."""
         if self.text and isinstance(value, str) and (match := _find(self.text, key, value, self.next_search)):
@@ -300,7 +342,9 @@ class _Builder:
         """Line of `key = ...` (or of a `[...key]` table) at or after the current element."""
         if not self.text:
             return None
-        pattern = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[+[^\]]*\b{re.escape(key)}\s*\]+)", re.MULTILINE)
+        pattern = re.compile(
+            rf"^[ \t]*(?:{re.escape(key)}[ \t]*=|\[+[^\]\n]*\b{re.escape(key)}[ \t]*\]+)", re.MULTILINE
+        )
         match = pattern.search(self.text, self.cursor) or pattern.search(self.text)
         return self.text.count("\n", 0, match.start()) + 1 if match else None
 
@@ -491,8 +535,102 @@ def build_definition(
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
         definition = _build_base(b, document, definition_id, label, applies_to)
+    definition = replace(definition, guard_params=_guard_params(b, document, definition))
+    _check_item_references(b, definition)
     _check_graph(b, definition)
     return definition
+
+
+def _guard_params(b: _Builder, document: Mapping[str, Any], definition: Definition) -> dict[str, dict[str, Any]]:
+    """`[guards.NAME]` tables: each parameter declared by the guard, given, of the right kind; variants inherit."""
+    params: dict[str, dict[str, Any]] = {name: dict(values) for name, values in definition.guard_params.items()}
+    where = f"définition « {definition.id} »"
+    for name, raw in b.table(document.get("guards", {}), "guards", where).items():
+        b.enter_header(f"guards.{name}")
+        if name not in b.guards:
+            raise DefinitionError(
+                b.source,
+                f"{where} : paramètres donnés à une garde inconnue « {name} ».",
+                line=b.key_line(f"guards.{name}"),
+                hint="gardes connues : " + ", ".join(sorted(b.guards)),
+            )
+        guard_where = f"{where}, [guards.{name}]"
+        signature = b.signatures.get(name, {})
+        table = b.table(raw, f"guards.{name}", where)
+        b.known_keys(table, signature, guard_where)
+        params[name] = params.get(name, {}) | {
+            key: _param_value(b, definition, signature[key], table[key], f"{guard_where}, « {key} »", key)
+            for key in table
+        }
+    b.cursor = 0
+    used = {guard for transition in definition.transitions for guard in transition.guards}
+    for name in sorted(used):
+        for key, param in b.signatures.get(name, {}).items():
+            if key not in params.get(name, {}):
+                raise b.fail(
+                    f"{where} : la garde « {name} » lit le paramètre « {key} » ({param.expected()}), "
+                    "que la définition ne donne pas.",
+                    key="guards",
+                    value=name,
+                    hint=f"ajoutez une table [guards.{name}] avec {key} = …",
+                )
+    return params
+
+
+def _check_item_references(b: _Builder, definition: Definition) -> None:
+    """`not_before` names an existing date item; `deferrable_with` an existing item of the same step."""
+    b.cursor = 0
+    for step in definition.steps:
+        for item in step.checklist:
+            where = f"étape « {step.id} », élément « {item.id} »"
+            if item.not_before:
+                before_step, _, before_item = item.not_before.partition(".")
+                other = definition.step(before_step)
+                target = other.item(before_item) if other else None
+                if target is None or target.type != "date":
+                    raise b.fail(
+                        f"{where} : « not_before » doit désigner un élément de type date existant, "
+                        f"pas « {item.not_before} ».",
+                        key="not_before",
+                        value=item.not_before,
+                    )
+            if item.deferrable_with and step.item(item.deferrable_with) is None:
+                raise b.fail(
+                    f"{where} : « deferrable_with » désigne un élément absent de l'étape : « {item.deferrable_with} ».",
+                    key="deferrable_with",
+                    value=item.deferrable_with,
+                    hint="éléments de l'étape : " + ", ".join(other.id for other in step.checklist),
+                )
+
+
+def _param_value(b: _Builder, definition: Definition, param: GuardParam, value: Any, where: str, key: str) -> Any:
+    def wrong(problem: str) -> DefinitionError:
+        return DefinitionError(
+            b.source, f"{where} : {problem}", line=b.key_line(key), hint=f"attendu : {param.expected()}."
+        )
+
+    if param.kind == "strings":
+        if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+            raise wrong("une liste de textes est attendue.")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise wrong("un texte entre guillemets est attendu.")
+    if param.kind == "state":
+        if value not in definition.states:
+            raise wrong(f"état inconnu « {value} ».")
+        return value
+    if param.kind == "event":
+        if value not in definition.events:
+            raise wrong(f"action inconnue « {value} ».")
+        return value
+    step_id, _, item_id = value.partition(".")
+    step = definition.step(step_id)
+    item = step.item(item_id) if step else None
+    if item is None:
+        raise wrong(f"élément inconnu « {value} » (aucun élément « {item_id} » à l'étape « {step_id} »).")
+    if param.item_type and item.type != param.item_type:
+        raise wrong(f"l'élément « {value} » est de type {item.type}.")
+    return (step_id, item_id)
 
 
 def _extend(

@@ -108,7 +108,7 @@ def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à 
     """Vérifier un fichier de définition (variante d'académie) sans l'installer."""
     roadmap = Roadmap.from_env()
     definition = load_definition_file(
-        file, guards=list(roadmap.engine.guards), roles=ROLE_LABELS, known=roadmap.definitions
+        file, guards=roadmap.engine.guards.signatures(), roles=ROLE_LABELS, known=roadmap.definitions
     )
     # Installed, it would sit beside the others (replacing the one with its id, if any).
     check_academie_claims({**roadmap.definitions, definition.id: definition})

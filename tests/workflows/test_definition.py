@@ -249,7 +249,7 @@ def assert_line(error: DefinitionError, line: int) -> None:
 
 
 def national_definitions() -> dict[str, Definition]:
-    return load_definitions(ROADMAPS, guards=list(roadmap_guards()), roles=ROLE_LABELS)
+    return load_definitions(ROADMAPS, guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
 
 
 # ======================================================================================== real definitions
@@ -829,3 +829,101 @@ def test_the_engines_own_events_are_reserved(tmp_path: Path, event: str) -> None
     error, _ = refused(tmp_path, text)
     assert f"l'action « {event} » est réservée au moteur" in error.message
     assert_line(error, line_of(text, f'{event} = "Mon action"'))
+
+
+# ======================================================================================== guard parameters
+
+
+DANE_PARAMS = '[guards.departement_first_table_validated]\nevent = "approve"\nfrom = "transmission.submitted"\n'
+
+
+def national_copy(directory: Path, old: str, new: str) -> tuple[Path, str]:
+    """The real definitions in `directory`, national.toml patched."""
+    for source in ROADMAPS.glob("*.toml"):
+        write(directory, source.name, source.read_text(encoding="utf-8"))
+    text = patched((ROADMAPS / "national.toml").read_text(encoding="utf-8"), old, new)
+    return write(directory, "national.toml", text), text
+
+
+def national_refused(directory: Path, old: str, new: str) -> tuple[DefinitionError, str]:
+    path, text = national_copy(directory, old, new)
+    with pytest.raises(DefinitionError) as caught:
+        national_definitions_in(directory)
+    assert caught.value.source == str(path)
+    return caught.value, text
+
+
+def national_definitions_in(directory: Path) -> dict[str, Definition]:
+    return load_definitions(directory, guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
+
+
+def test_guards_read_the_items_the_definition_names() -> None:
+    national = national_definitions()["national"]
+    assert national.item_ref("ent_compliant", "item") == ("definition", "ent")
+    assert national.item_ref("account_row_valid", "council_item") == ("school_council", "council_date")
+    assert national.guard_params["departement_first_table_validated"] == {"event": "approve",
+                                                                          "from": "transmission.submitted"}
+    assert national_definitions()["grenoble"].guard_params == national.guard_params  # variants inherit them
+
+
+def test_removing_the_ent_item_makes_loading_fail(tmp_path: Path) -> None:
+    ent_item = ('  [[steps.checklist]]\n  id = "ent"\n  type = "choice"\n'
+                '  label = "ENT retenu (parmi les solutions conformes au SDET)"\n')
+    national = (ROADMAPS / "national.toml").read_text(encoding="utf-8")
+    choices_line = national[national.index(ent_item) + len(ent_item):].split("\n", 1)[0] + "\n"
+    error, text = national_refused(tmp_path, ent_item + choices_line, "")
+    assert "[guards.ent_compliant], « item » : élément inconnu « definition.ent »" in error.message
+    assert_line(error, line_of(text, 'item = "definition.ent"'))
+
+
+def test_a_missing_guard_parameter_is_refused(tmp_path: Path) -> None:
+    error, _ = national_refused(tmp_path, '[guards.ent_compliant]\nitem = "definition.ent"\n', "")
+    assert "la garde « ent_compliant » lit le paramètre « item »" in error.message
+    assert "[guards.ent_compliant]" in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('\nitem = "definition.ent"', '\nitem = "definition.features"',
+         "l'élément « definition.features » est de type text"),
+        ('\nitem = "definition.ent"', '\nitem = "definition.entt"', "élément inconnu « definition.entt »"),
+        ('\nitem = "definition.ent"', '\nitem = ["definition.ent"]', "un texte entre guillemets est attendu"),
+        ('\nitem = "definition.ent"', '\nitme = "definition.ent"', "clé inconnue « itme »"),
+        (DANE_PARAMS, DANE_PARAMS.replace("transmission.submitted", "transmission.sent"),
+         "état inconnu « transmission.sent »"),
+        (DANE_PARAMS, DANE_PARAMS.replace("approve", "validate"), "action inconnue « validate »"),
+    ],
+)
+def test_guard_parameters_are_validated(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    error, text = national_refused(tmp_path, old, new)
+    assert expected in error.message
+    offending = next(line for line in new.splitlines() if line and line not in old.splitlines())
+    assert_line(error, line_of(text, offending))
+
+
+def test_parameters_for_an_unknown_guard_are_refused(tmp_path: Path) -> None:
+    error, text = national_refused(tmp_path, "[guards.ent_compliant]", "[guards.ent_compliance]")
+    assert "paramètres donnés à une garde inconnue « ent_compliance »" in error.message
+    assert_line(error, line_of(text, "[guards.ent_compliance]"))
+
+
+def test_a_guard_without_parameters_accepts_none(tmp_path: Path) -> None:
+    text = PURCHASE + '\n[guards.checklist_complete]\nstep = "draft"\n'
+    error, _ = refused(tmp_path, text)
+    assert "[guards.checklist_complete] : clé inconnue « step »" in error.message
+
+
+@pytest.mark.parametrize(
+    ("item", "key", "value", "expected"),
+    [
+        ("needed_by", "not_before", "draft.supplier", "« not_before » doit désigner un élément de type date"),
+        ("needed_by", "not_before", "draft.delivery", "« not_before » doit désigner un élément de type date"),
+        ("comment", "deferrable_with", "signature", "« deferrable_with » désigne un élément absent de l'étape"),
+    ],
+)
+def test_item_references_must_exist(tmp_path: Path, item: str, key: str, value: str, expected: str) -> None:
+    text = patched(PURCHASE, f'id = "{item}"\n', f'id = "{item}"\n  {key} = "{value}"\n')
+    error, _ = refused(tmp_path, text)
+    assert expected in error.message
+    assert_line(error, line_of(text, f'{key} = "{value}"'))

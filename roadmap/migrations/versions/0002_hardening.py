@@ -31,9 +31,7 @@ def upgrade() -> None:
         "(SELECT MAX(h.at) FROM workflow_history h WHERE h.instance_id = workflow_instance.id "
         "AND h.target = workflow_instance.state AND h.event <> 'check'), workflow_instance.created_at)"
     )
-    op.add_column(
-        "workflow_checklist_value", sa.Column("revision", sa.Integer(), nullable=False, server_default="1")
-    )
+    op.add_column("workflow_checklist_value", sa.Column("revision", sa.Integer(), nullable=False, server_default="1"))
     if op.get_bind().dialect.name == "postgresql":  # SQLite cannot drop a default without rebuilding the table
         op.alter_column("workflow_instance", "entered_at", server_default=None)
 
