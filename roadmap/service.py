@@ -34,10 +34,13 @@ from workflows import (
     WorkflowEngine,
     load_definitions,
 )
+from workflows.definition import load_definition_file
 from workflows.models import WorkflowInstance, utcnow
+from workflows.versions import VersionChange, install, not_installed, plan
 
 NATIONAL = "national"
 IMPORT_ACTOR = Actor(id="import-annuaire", role="admin", label="import de l'annuaire")
+SYSTEM_ACTOR = Actor(id="roadmap-init", role="admin", label="installation des définitions")
 
 
 def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[str, Definition]:
@@ -85,11 +88,51 @@ class Roadmap:
     # --------------------------------------------------------------------------------------- set-up
 
     def init(self) -> tuple[str | None, str]:
-        return migrate(self.db)
+        revisions = migrate(self.db)
+        self.install_definitions()
+        return revisions
 
     def ready(self) -> Roadmap:
         check_schema(self.db)
+        with self.session() as session:
+            pending = not_installed(session, self.definitions)
+        if pending:
+            raise RoadmapError(
+                "Les définitions de feuille de route sur disque ne sont pas celles installées dans la base ("
+                + ", ".join(sorted(pending))
+                + ").\n  → vérifiez-les avec « roadmap definition check FICHIER », puis lancez « roadmap init »."
+            )
         return self
+
+    # ---------------------------------------------------------------------------------- definitions
+
+    def install_definitions(self) -> list[VersionChange]:
+        """Record the definitions on disk; instances in flight move to new versions (one transaction)."""
+        with self.session() as session, session.begin():
+            return install(
+                session, self.definitions, actor=SYSTEM_ACTOR.id, role=SYSTEM_ACTOR.role, now=self.engine.clock()
+            )
+
+    def definition_changes(self, candidate: Definition | None = None) -> list[VersionChange] | None:
+        """What installing the definitions (or only `candidate`) would change; None if the database is not set up."""
+        try:
+            check_schema(self.db)
+        except RoadmapError:
+            return None
+        definitions = {candidate.id: candidate} if candidate else self.definitions
+        with self.session() as session:
+            return plan(session, definitions)
+
+    def read_definition_file(self, path: Path) -> Definition:
+        """A draft definition file, validated as if installed beside the others."""
+        definition = load_definition_file(
+            path, guards=self.engine.guards.signatures(), roles=ROLE_LABELS, known=self.definitions
+        )
+        check_academie_claims({**self.definitions, definition.id: definition})
+        return definition
+
+    def guard_description(self, name: str) -> str:
+        return self.engine.guards[name].description
 
     def session(self) -> Session:
         return Session(self.db, expire_on_commit=False)

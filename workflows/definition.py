@@ -24,7 +24,7 @@ ANY_STATE = "*"
 RETURN = "@return"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _ITEM_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")  # "step.item"
-RESERVED_EVENTS = frozenset({"start", "check"})  # written by the engine itself in the history
+RESERVED_EVENTS = frozenset({"start", "check", "upgrade"})  # written by the engine itself in the history
 
 # The keys each kind of table accepts; anything else is a mistake (a typo silently dropping a rule).
 BASE_KEYS = frozenset(
@@ -75,6 +75,18 @@ class GuardParam:
 
 
 GuardSignatures = Mapping[str, Mapping[str, GuardParam]]  # guard name -> parameter name -> declaration
+
+
+@dataclass(frozen=True)
+class UpgradeSpec:
+    """How instances in flight move to this version (`[upgrade]`); see workflows/versions.py."""
+
+    states: Mapping[str, str] = field(default_factory=dict)  # state of the installed version -> state of this one
+    passed_items: str = ""  # "exempt": instances past a step are exempt from the required items it gains
+
+
+PASSED_ITEMS_POLICIES = ("exempt",)
+UPGRADE_KEYS = frozenset({"states", "passed_items"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,7 @@ class Definition:
     extends: str | None = None
     source: str | None = None
     guard_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # guard -> parameter -> value
+    upgrade: UpgradeSpec = field(default_factory=UpgradeSpec)  # not part of the content (not fingerprinted)
 
     def item_ref(self, guard: str, parameter: str) -> ItemRef:
         """The (step, item) an "item" parameter of a guard names (validated on load)."""
@@ -516,7 +529,7 @@ def build_definition(
         if event in RESERVED_EVENTS:
             raise DefinitionError(
                 b.source,
-                f"{where} : l'action « {event} » est réservée au moteur (démarrage et modification de la liste).",
+                f"{where} : l'action « {event} » est réservée au moteur (il l'écrit lui-même dans l'historique).",
                 line=b.key_line(event),
                 hint="choisissez un autre identifiant d'action.",
             )
@@ -535,7 +548,9 @@ def build_definition(
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
         definition = _build_base(b, document, definition_id, label, applies_to)
-    definition = replace(definition, guard_params=_guard_params(b, document, definition))
+    definition = replace(
+        definition, guard_params=_guard_params(b, document, definition), upgrade=_upgrade(b, document, definition)
+    )
     _check_item_references(b, definition)
     _check_graph(b, definition)
     return definition
@@ -575,6 +590,32 @@ def _guard_params(b: _Builder, document: Mapping[str, Any], definition: Definiti
                     hint=f"ajoutez une table [guards.{name}] avec {key} = …",
                 )
     return params
+
+
+def _upgrade(b: _Builder, document: Mapping[str, Any], definition: Definition) -> UpgradeSpec:
+    """`[upgrade]`: where states of the installed version go, and the policy for items added to passed steps."""
+    where = f"définition « {definition.id} », [upgrade]"
+    raw = b.table(document.get("upgrade", {}), "upgrade", f"définition « {definition.id} »")
+    b.enter_header("upgrade")
+    b.known_keys(raw, UPGRADE_KEYS, where)
+    states = b.table(raw.get("states", {}), "states", where)
+    for old, new in states.items():
+        if not isinstance(new, str) or new not in definition.states:
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'état « {old} » est envoyé vers « {new} », qui n'existe pas dans cette version.",
+                line=b.key_line(old) or b.key_line(f'"{old}"'),
+                hint="états : " + ", ".join(definition.states),
+            )
+    passed_items = b.text_value(raw, "passed_items", where)
+    if passed_items and passed_items not in PASSED_ITEMS_POLICIES:
+        raise DefinitionError(
+            b.source,
+            f"{where} : « passed_items » vaut « {passed_items} », valeur inconnue.",
+            line=b.key_line("passed_items"),
+            hint="valeur possible : " + ", ".join(PASSED_ITEMS_POLICIES),
+        )
+    return UpgradeSpec(states={str(k): str(v) for k, v in states.items()}, passed_items=passed_items)
 
 
 def _check_item_references(b: _Builder, definition: Definition) -> None:

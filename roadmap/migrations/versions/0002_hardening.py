@@ -50,6 +50,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_entry_action"), ["action"], unique=False)
     _append_only("audit_entry")
 
+    # --- h-definitions: installed definition versions (workflows.models.InstalledDefinition) ---
+    op.create_table(
+        "workflow_definition_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("definition_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("installed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("installed_by", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("definition_id", "version", name="uq_definition_version"),
+    )
+    with op.batch_alter_table("workflow_definition_version", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_workflow_definition_version_definition_id"), ["definition_id"], unique=False
+        )
+    # --- end h-definitions ---
+
     op.create_table(
         "process_lock",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -79,6 +98,7 @@ def _append_only(table: str) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("workflow_definition_version")  # h-definitions
     op.drop_table("process_lock")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry")
