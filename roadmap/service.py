@@ -51,16 +51,35 @@ def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[
     return definitions
 
 
+APPLIES_TO_KEYS = ("academies",)
+
+
 def check_academie_claims(definitions: dict[str, Definition]) -> None:
-    """An académie follows at most one variant."""
+    """`[applies_to]` only names académies, and an académie follows at most one variant."""
     claimed: dict[str, str] = {}
     for definition in definitions.values():
+        for key in definition.applies_to:
+            if key not in APPLIES_TO_KEYS:
+                raise DefinitionError(
+                    definition.source,
+                    f"définition « {definition.id} », [applies_to] : clé inconnue « {key} ».",
+                    line=_line_of_key(definition.source, key),
+                    hint="clés possibles : " + ", ".join(APPLIES_TO_KEYS),
+                )
         for code in definition.applies_to.get("academies", ()):
             if code in claimed:
                 raise DefinitionError(
                     definition.source, f"l'académie {code} est déjà couverte par la définition « {claimed[code]} »."
                 )
             claimed[code] = definition.id
+
+
+def _line_of_key(source: str | None, key: str) -> int | None:
+    try:
+        lines = Path(source).read_text(encoding="utf-8").splitlines() if source else []
+    except OSError:
+        return None
+    return next((number for number, line in enumerate(lines, 1) if line.strip().startswith(f"{key} ")), None)
 
 
 class Roadmap:

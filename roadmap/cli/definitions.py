@@ -38,7 +38,12 @@ def definition_show(
             {
                 "id": definition.id,
                 "label": definition.label,
+                "version": definition.version,
                 "extends": definition.extends,
+                "guards": {
+                    guard: {key: ".".join(v) if isinstance(v, tuple) else v for key, v in params.items()}
+                    for guard, params in definition.guard_params.items()
+                },
                 "applies_to": {k: list(v) for k, v in definition.applies_to.items()},
                 "steps": [
                     {

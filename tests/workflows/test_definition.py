@@ -9,6 +9,7 @@ import pytest
 
 from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS
+from roadmap.service import load_roadmaps
 from workflows.definition import (
     ANY_STATE,
     RETURN,
@@ -927,3 +928,14 @@ def test_item_references_must_exist(tmp_path: Path, item: str, key: str, value: 
     error, _ = refused(tmp_path, text)
     assert expected in error.message
     assert_line(error, line_of(text, f'{key} = "{value}"'))
+
+
+def test_applies_to_names_only_academies(tmp_path: Path) -> None:
+    national_copy(tmp_path, "version = 1", "version = 1")
+    variant = (ROADMAPS / "grenoble.toml").read_text(encoding="utf-8").replace("academies = ", "academie = ")
+    path = write(tmp_path, "grenoble.toml", variant)
+    with pytest.raises(DefinitionError) as caught:
+        load_roadmaps(tmp_path)
+    assert caught.value.source == str(path)
+    assert "[applies_to] : clé inconnue « academie »" in caught.value.message
+    assert_line(caught.value, line_of(variant, "academie = "))
