@@ -42,7 +42,7 @@ def _timed(fn: Callable[[], Any], repeat: int = 5) -> float:
 
 
 def machine_cost() -> None:
-    definitions = load_definitions(REPO_DATA / "roadmaps", guards=list(roadmap_guards()), roles=ROLE_LABELS)
+    definitions = load_definitions(REPO_DATA / "roadmaps", guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
     definition = definitions["national"]
     compiled = compile_definition(definition)
     edges = [e for e in compiled.edges if e.source == "definition" and e.spec.event == "advance"]
@@ -89,7 +89,7 @@ def persisted_moves() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = make_engine(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
         migrate(db)
-        definitions = load_definitions(REPO_DATA / "roadmaps", guards=list(roadmap_guards()), roles=ROLE_LABELS)
+        definitions = load_definitions(REPO_DATA / "roadmaps", guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
         engine = WorkflowEngine(db, definitions, roadmap_guards(), superuser_roles=frozenset({"admin"}))
         actor = Actor(id="bench", role="admin")
         with engine.session() as session, session.begin():

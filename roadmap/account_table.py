@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from roadmap.atomic import atomic_text, atomic_write, spreadsheet_safe
 from roadmap.models import Circonscription, Person, School
 from roadmap.uai import uai_problem
 from workflows.checklist import ChecklistItem
+from workflows.definition import Definition, ItemRef
 
 COLUMNS: tuple[str, ...] = (
     "RNE",
@@ -32,9 +34,24 @@ COLUMNS: tuple[str, ...] = (
     "ENT",
 )
 OPTIONAL_COLUMNS = frozenset({"Lieu-dit"})
-COUNCIL_DATE = ("school_council", "council_date")
-FAMILIES_INFORMED = ("school_council", "families_informed_individually")  # late council: date families signed
-ENT_CHOICE = ("definition", "ent")
+
+
+@dataclass(frozen=True)
+class AccountItems:
+    """The checklist items the table reads, named by the definition (`[guards.account_row_valid]`)."""
+
+    council_date: ItemRef
+    ent: ItemRef
+    # Late council: the item whose date (families informed one by one) stands in while the council is owed.
+    council_stand_in: ItemRef | None = None
+
+    @classmethod
+    def of(cls, definition: Definition) -> AccountItems:
+        guard = "account_row_valid"
+        council = definition.item_ref(guard, "council_item")
+        partner = definition.item_spec(council).deferrable_with
+        stand_in = (council[0], partner) if partner else None
+        return cls(council, definition.item_ref(guard, "ent_item"), stand_in)
 
 
 def director_name(session: Session, school_uai: str) -> str:
@@ -48,10 +65,13 @@ def director_name(session: Session, school_uai: str) -> str:
     return person.name if person else ""
 
 
-def build_row(session: Session, school: School, values: Mapping[tuple[str, str], Any]) -> dict[str, str]:
+def build_row(
+    session: Session, school: School, values: Mapping[tuple[str, str], Any], items: AccountItems
+) -> dict[str, str]:
     circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
     # A late council is still owed: the families' individual information is then the date they were informed.
-    council = values.get(COUNCIL_DATE) or values.get(FAMILIES_INFORMED)
+    # A late council is still owed: the date the families were informed one by one stands in for it.
+    council = values.get(items.council_date) or (values.get(items.council_stand_in) if items.council_stand_in else None)
     return {
         "RNE": school.uai,
         "Secteur": school.sector,
@@ -65,7 +85,7 @@ def build_row(session: Session, school: School, values: Mapping[tuple[str, str],
         "CIRCO": circonscription.name if circonscription else "",
         "RNE CIRCO": circonscription.uai if circonscription else "",
         "date CE": date.fromisoformat(council).strftime("%d/%m/%Y") if council else "",
-        "ENT": str(values.get(ENT_CHOICE) or ""),
+        "ENT": str(values.get(items.ent) or ""),
     }
 
 

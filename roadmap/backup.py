@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import DateTime, Engine, Table, func, insert, select, text
+from sqlalchemy import DateTime, Engine, Table, delete, func, insert, select, text
 from sqlmodel import SQLModel
 
 import roadmap.models
@@ -28,7 +28,7 @@ from roadmap.atomic import atomic_write
 from roadmap.db import prepare_folder
 from roadmap.errors import InputFileError, RoadmapError
 from roadmap.files import MAX_FILE_BYTES, FileStore
-from workflows.models import as_utc
+from workflows.models import InstalledDefinition, as_utc
 
 assert roadmap.models and workflows.models  # imported for their tables
 FORMAT = "ent-roadmap-export"
@@ -130,6 +130,8 @@ def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
         staged = _verify_files(source, archive, data, Path(staging))
         counts: dict[str, int] = {}
         with db.begin() as connection:
+            # `roadmap init` records the installed definitions: the archive's replace them (init then upgrades).
+            connection.execute(delete(InstalledDefinition))
             for table in _tables():
                 if connection.execute(select(func.count()).select_from(table)).scalar_one():
                     raise RoadmapError(

@@ -21,38 +21,25 @@ from roadmap.settings import PARIS
 DEMO_ANNUAIRE = "annuaire-demo-ille-et-vilaine.csv"
 CPD_EMAIL = "cpd.numerique35@ac-rennes.fr"
 
-# One lawful way through each step of the national roadmap: (state, item values, event to leave it).
-HAPPY_PATH: list[tuple[str, dict[str, str], str]] = [
-    (
-        "definition",
-        {
-            "teachers_council_date": "-70",
-            "features": "messagerie, blog de classe, cahier de liaison",
-            "ent": "One 1D (Open Digital Education)",
-            "sdet_framework": "oui",
-            "secondary_interoperability": "oui",
-            "reversibility": "oui",
-            "editor_support": "oui",
-            "admin_tools": "oui",
-        },
-        "advance",
-    ),
-    ("funding", {"presented_to_collectivite": "-50", "funding_agreement": "oui", "contract_signed": "oui"}, "advance"),
-    (
-        "school_council",
-        {
-            "council_date": "-20",
-            "reasons_presented": "oui",
-            "onde_transfer_announced": "oui",
-            "no_consent_explained": "oui",
-            "rights_explained": "oui",
-            "minutes": "@minutes",
-        },
-        "advance",
-    ),
-    ("school_council.awaiting_approval", {}, "approve"),
-    ("transmission", {"row_checked": "oui", "sent_to_ien": "oui"}, "advance"),
-]
+SCENARIO = "scenario.toml"
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One stop of the demo's lawful walk: the state, the checklist values entered there, the event leaving it."""
+
+    state: str
+    items: dict[str, str]
+    event: str
+
+
+def happy_path(data_dir: Path) -> list[PathStep]:
+    """The walk declared in the scenario file (data, so no Python module names an item of the roadmap)."""
+    scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))
+    return [
+        PathStep(str(entry["state"]), {str(k): str(v) for k, v in entry.get("items", {}).items()}, str(entry["event"]))
+        for entry in scenario["path"]
+    ]
 
 
 @dataclass
@@ -85,13 +72,14 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
     for entry in tomllib.loads((data_dir / "people.toml").read_text(encoding="utf-8"))["people"]:
         roadmap.add_person(entry["email"], entry["role"], entry["scope"], entry["name"])
     walked = []
-    scenario = tomllib.loads((data_dir / "scenario.toml").read_text(encoding="utf-8"))["schools"]
+    scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))["schools"]
+    path = happy_path(data_dir)
     for entry in scenario:
-        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"])))
+        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], path)))
     return DemoSummary(created=True, schools=report.schools, walked=walked)
 
 
-def walk(roadmap: Roadmap, uai: str, until: str) -> str:
+def walk(roadmap: Roadmap, uai: str, until: str, path: list[PathStep]) -> str:
     with roadmap.session() as session:
         director = session.exec(
             select(Person).where(Person.role == "director", Person.scope == uai).order_by(col(Person.source).desc())
@@ -102,14 +90,14 @@ def walk(roadmap: Roadmap, uai: str, until: str) -> str:
         ).first()
     if director is None or ien is None:
         raise ValueError(f"demo school {uai} has no director or IEN contact")
-    for state, items, event in HAPPY_PATH:
-        if state == until:
-            return state
-        for item, raw in items.items():
+    for stop in path:
+        if stop.state == until:
+            return until
+        for item, raw in stop.items.items():
             if raw == "@minutes":
                 roadmap.check(uai, item, None, director.email, upload=DEMO_MINUTES)
             else:
                 roadmap.check(uai, item, _value(raw, roadmap), director.email)
-        actor = ien.email if event == "approve" else director.email
-        roadmap.fire(uai, event, actor)
+        actor = ien.email if stop.event == "approve" else director.email
+        roadmap.fire(uai, stop.event, actor)
     return until

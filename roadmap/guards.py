@@ -6,14 +6,24 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from roadmap.account_table import COUNCIL_DATE, ENT_CHOICE, build_row, row_problems
+from roadmap.account_table import AccountItems, build_row, row_problems
 from roadmap.models import School
 from roadmap.settings import PARIS
-from workflows import GuardContext, GuardRegistry
+from workflows import GuardContext, GuardParam, GuardRegistry
 from workflows.guards import is_deferred
 from workflows.models import HistoryEntry, WorkflowInstance
 
-DANE_VALIDATION = ("approve", "transmission.submitted")  # (event, source) of the DANE's validation
+# What each guard reads is given by the definition ([guards.NAME] tables): no item id is written here.
+ENT_ITEM = {"item": GuardParam("item", "choice", "la liste des ENT conformes, où l'école choisit le sien")}
+COUNCIL_ITEM = {"item": GuardParam("item", "date", "la date du conseil d'école")}
+ACCOUNT_ITEMS = {
+    "council_item": GuardParam("item", "date", "la date du conseil d'école (colonne « date CE »)"),
+    "ent_item": GuardParam("item", "choice", "l'ENT choisi (colonne « ENT »)"),
+}
+DANE_VALIDATION = {
+    "event": GuardParam("event", description="l'action de validation par la DANE"),
+    "from": GuardParam("state", description="l'état d'où la DANE valide"),
+}
 
 
 def today(ctx: GuardContext) -> date:
@@ -21,11 +31,7 @@ def today(ctx: GuardContext) -> date:
 
 
 def ent_compliant(ctx: GuardContext) -> list[str]:
-    step = ctx.definition.step(ENT_CHOICE[0])
-    item = step.item(ENT_CHOICE[1]) if step else None
-    chosen = ctx.value(*ENT_CHOICE)
-    if item is None:
-        return []
+    item, chosen = ctx.item("ent_compliant", "item")
     if not chosen:
         return ["aucun ENT n'a été choisi parmi les solutions conformes."]
     if chosen not in item.choices:
@@ -38,11 +44,10 @@ def ent_compliant(ctx: GuardContext) -> list[str]:
 
 
 def council_date_not_future(ctx: GuardContext) -> list[str]:
-    council = ctx.value(*COUNCIL_DATE)
+    item, council = ctx.item("council_date_not_future", "item")
     if not council:
-        step = ctx.definition.step(COUNCIL_DATE[0])
-        item = step.item(COUNCIL_DATE[1]) if step else None
-        if step is not None and item is not None and is_deferred(ctx, step, item):
+        step = ctx.definition.step(ctx.definition.item_ref("council_date_not_future", "item")[0])
+        if step is not None and is_deferred(ctx, step, item):
             return []  # late council: families informed one by one, the council and its minutes stay owed
         return ["la date du conseil d'école n'est pas renseignée."]
     held = date.fromisoformat(council)
@@ -58,9 +63,9 @@ def account_row_valid(ctx: GuardContext) -> list[str]:
     school = ctx.subject
     if not isinstance(school, School):
         return ["école introuvable dans l'annuaire."]
-    step = ctx.definition.step(ENT_CHOICE[0])
-    row = build_row(ctx.session, school, ctx.values)
-    return row_problems(row, step.item(ENT_CHOICE[1]) if step else None, today(ctx))
+    items = AccountItems.of(ctx.definition)
+    row = build_row(ctx.session, school, ctx.values, items)
+    return row_problems(row, ctx.definition.item_spec(items.ent), today(ctx))
 
 
 def departement_first_table_validated(ctx: GuardContext) -> list[str]:
@@ -68,7 +73,8 @@ def departement_first_table_validated(ctx: GuardContext) -> list[str]:
     school = ctx.subject
     if not isinstance(school, School):
         return ["école introuvable dans l'annuaire."]
-    event, source = DANE_VALIDATION
+    event = ctx.param("departement_first_table_validated", "event")
+    source = ctx.param("departement_first_table_validated", "from")
     validated = ctx.session.exec(
         select(HistoryEntry.id)
         .join(WorkflowInstance, col(WorkflowInstance.id) == col(HistoryEntry.instance_id))
@@ -90,20 +96,23 @@ def departement_first_table_validated(ctx: GuardContext) -> list[str]:
 
 def roadmap_guards() -> GuardRegistry:
     registry = GuardRegistry()
-    registry.register("ent_compliant", ent_compliant, "L'ENT choisi fait partie des solutions conformes.")
+    registry.register("ent_compliant", ent_compliant, "L'ENT choisi fait partie des solutions conformes.", ENT_ITEM)
     registry.register(
         "council_date_not_future",
         council_date_not_future,
         "Le conseil d'école a déjà eu lieu (date renseignée et non future).",
+        COUNCIL_ITEM,
     )
     registry.register(
         "account_row_valid",
         account_row_valid,
         "La ligne de l'école dans le tableau de création des comptes est complète et valide.",
+        ACCOUNT_ITEMS,
     )
     registry.register(
         "departement_first_table_validated",
         departement_first_table_validated,
         "La première transmission du département a été validée par la DANE.",
+        DANE_VALIDATION,
     )
     return registry

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from roadmap import annuaire, locks
-from roadmap.account_table import build_row
+from roadmap.account_table import AccountItems, build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
@@ -34,30 +34,52 @@ from workflows import (
     WorkflowEngine,
     load_definitions,
 )
+from workflows.definition import load_definition_file
 from workflows.models import WorkflowInstance, utcnow
+from workflows.versions import VersionChange, install, not_installed, plan
 
 NATIONAL = "national"
 IMPORT_ACTOR = Actor(id="import-annuaire", role="admin", label="import de l'annuaire")
+SYSTEM_ACTOR = Actor(id="roadmap-init", role="admin", label="installation des définitions")
 
 
 def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[str, Definition]:
-    definitions = load_definitions(directory, guards=list(guards or roadmap_guards()), roles=ROLE_LABELS)
+    definitions = load_definitions(directory, guards=(guards or roadmap_guards()).signatures(), roles=ROLE_LABELS)
     if NATIONAL not in definitions:
         raise DefinitionError(directory, f'la définition nationale (id = "{NATIONAL}") est absente.')
     check_academie_claims(definitions)
     return definitions
 
 
+APPLIES_TO_KEYS = ("academies",)
+
+
 def check_academie_claims(definitions: dict[str, Definition]) -> None:
-    """An académie follows at most one variant."""
+    """`[applies_to]` only names académies, and an académie follows at most one variant."""
     claimed: dict[str, str] = {}
     for definition in definitions.values():
+        for key in definition.applies_to:
+            if key not in APPLIES_TO_KEYS:
+                raise DefinitionError(
+                    definition.source,
+                    f"définition « {definition.id} », [applies_to] : clé inconnue « {key} ».",
+                    line=_line_of_key(definition.source, key),
+                    hint="clés possibles : " + ", ".join(APPLIES_TO_KEYS),
+                )
         for code in definition.applies_to.get("academies", ()):
             if code in claimed:
                 raise DefinitionError(
                     definition.source, f"l'académie {code} est déjà couverte par la définition « {claimed[code]} »."
                 )
             claimed[code] = definition.id
+
+
+def _line_of_key(source: str | None, key: str) -> int | None:
+    try:
+        lines = Path(source).read_text(encoding="utf-8").splitlines() if source else []
+    except OSError:
+        return None
+    return next((number for number, line in enumerate(lines, 1) if line.strip().startswith(f"{key} ")), None)
 
 
 class Roadmap:
@@ -86,11 +108,51 @@ class Roadmap:
     # --------------------------------------------------------------------------------------- set-up
 
     def init(self) -> tuple[str | None, str]:
-        return migrate(self.db)
+        revisions = migrate(self.db)
+        self.install_definitions()
+        return revisions
 
     def ready(self) -> Roadmap:
         check_schema(self.db)
+        with self.session() as session:
+            pending = not_installed(session, self.definitions)
+        if pending:
+            raise RoadmapError(
+                "Les définitions de feuille de route sur disque ne sont pas celles installées dans la base ("
+                + ", ".join(sorted(pending))
+                + ").\n  → vérifiez-les avec « roadmap definition check FICHIER », puis lancez « roadmap init »."
+            )
         return self
+
+    # ---------------------------------------------------------------------------------- definitions
+
+    def install_definitions(self) -> list[VersionChange]:
+        """Record the definitions on disk; instances in flight move to new versions (one transaction)."""
+        with self.session() as session, session.begin():
+            return install(
+                session, self.definitions, actor=SYSTEM_ACTOR.id, role=SYSTEM_ACTOR.role, now=self.engine.clock()
+            )
+
+    def definition_changes(self, candidate: Definition | None = None) -> list[VersionChange] | None:
+        """What installing the definitions (or only `candidate`) would change; None if the database is not set up."""
+        try:
+            check_schema(self.db)
+        except RoadmapError:
+            return None
+        definitions = {candidate.id: candidate} if candidate else self.definitions
+        with self.session() as session:
+            return plan(session, definitions)
+
+    def read_definition_file(self, path: Path) -> Definition:
+        """A draft definition file, validated as if installed beside the others."""
+        definition = load_definition_file(
+            path, guards=self.engine.guards.signatures(), roles=ROLE_LABELS, known=self.definitions
+        )
+        check_academie_claims({**self.definitions, definition.id: definition})
+        return definition
+
+    def guard_description(self, name: str) -> str:
+        return self.engine.guards[name].description
 
     def session(self) -> Session:
         return Session(self.db, expire_on_commit=False)
@@ -249,7 +311,8 @@ class Roadmap:
         with self.session() as session:
             for school, instance in self.schools(departement=departement):
                 if instance.state == state:
-                    rows.append(build_row(session, school, self.engine.values(session, instance)))
+                    items = AccountItems.of(self.engine.definition(instance.definition_id))
+                    rows.append(build_row(session, school, self.engine.values(session, instance), items))
         return rows
 
     def step_id(self, instance: WorkflowInstance) -> str:

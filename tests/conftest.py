@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from roadmap.db import make_engine, migrate
+from roadmap.service import SYSTEM_ACTOR, load_roadmaps
 from roadmap.settings import REPO_DATA, Settings
+from workflows.models import utcnow
+from workflows.versions import install
 
 POSTGRES_URL = os.environ.get("ROADMAP_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -45,11 +49,19 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def set_up(engine: Engine) -> None:
+    """What `roadmap init` does: migrate, then install the definitions of data/roadmaps."""
+    migrate(engine)
+    with Session(engine) as session, session.begin():
+        install(session, load_roadmaps(REPO_DATA / "roadmaps"), actor=SYSTEM_ACTOR.id, role=SYSTEM_ACTOR.role,
+                now=utcnow())
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
+    set_up(engine)
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
@@ -81,7 +93,7 @@ def postgres_database(prefix: str, template: str | None = None) -> Iterator[str]
 def postgres_template() -> Iterator[str]:
     with postgres_database(f"roadmap_template_{_worker()}") as url:
         engine = make_engine(url)
-        migrate(engine)
+        set_up(engine)
         engine.dispose()
         yield make_url(url).database or ""
 

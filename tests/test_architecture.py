@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,6 +143,25 @@ def test_every_module_is_in_the_architecture_doc() -> None:
     assert missing == [], "modules absent from docs/ARCHITECTURE.md: " + ", ".join(missing)
 
 
+def national_item_ids() -> set[str]:
+    document = tomllib.loads((REPO / "data" / "roadmaps" / "national.toml").read_text(encoding="utf-8"))
+    return {item["id"] for step in document["steps"] for item in step.get("checklist", [])}
+
+
+def item_id_literals(tree: ast.Module, item_ids: set[str]) -> list[str]:
+    """String literals equal to a checklist item id: the item belongs in the definition, not in Python."""
+    return [f"line {node.lineno}: {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in item_ids]
+
+
+@pytest.mark.parametrize("package", ("roadmap", "workflows"))
+def test_no_module_hard_codes_an_item_of_the_national_roadmap(package: str) -> None:
+    item_ids = national_item_ids()
+    problems = [f"{path.relative_to(REPO)}, {problem}"
+                for path in python_files(package) for problem in item_id_literals(parse(path), item_ids)]
+    assert problems == [], "item ids belong in the definition (guard parameters, data files):\n" + "\n".join(problems)
+
+
 def test_the_module_list_is_complete() -> None:
     listed = {path.relative_to(REPO).as_posix() for path in documented_modules()}
     assert {"roadmap/cli/entry.py", "roadmap/migrations/env.py", "workflows/engine.py"} <= listed
@@ -171,6 +191,8 @@ def test_the_checks_catch_violations() -> None:
     assert {problem.split(":")[0] for problem in imports} == {"line 1", "line 2", "line 3", "line 5"}
     found = {problem.split(": ")[1].split(" ")[0] for problem in domain_violations(snippet)}
     assert found == {"SchoolRegistry", "uai", "ien_email", "ecoleCount", "current_rne"}  # not client/recipient...
+    literals = item_id_literals(parse_text(ITEM_SNIPPET), national_item_ids())
+    assert literals == ["line 1: 'council_date'"]
 
 
 def parse_text(source: str) -> ast.Module:
@@ -180,4 +202,5 @@ def parse_text(source: str) -> ast.Module:
 # Parsed once, at collection time: CPython 3.11.7's ast module can raise a spurious "AST constructor recursion
 # depth mismatch" after another test in the same worker (hypothesis) has changed the recursion limit.
 _TREES = {path: _parse_now(path) for package in PACKAGES for path in python_files(package)}
-_SNIPPETS = {VIOLATIONS_SNIPPET: ast.parse(VIOLATIONS_SNIPPET)}
+ITEM_SNIPPET = 'COUNCIL_DATE = ("school_council", "council_date")  # the step id is not an item id\n'
+_SNIPPETS = {VIOLATIONS_SNIPPET: ast.parse(VIOLATIONS_SNIPPET), ITEM_SNIPPET: ast.parse(ITEM_SNIPPET)}

@@ -4,7 +4,7 @@ Knows nothing about schools; the application supplies guards, an authoriser, a s
 """
 
 from workflows.checklist import ChecklistItem
-from workflows.definition import Definition, StateSpec, StepSpec, TransitionSpec, load_definitions
+from workflows.definition import Definition, GuardParam, StateSpec, StepSpec, TransitionSpec, load_definitions
 from workflows.engine import TransitionRecord, WorkflowEngine
 from workflows.errors import (
     ConcurrencyConflict,
@@ -23,6 +23,7 @@ __all__ = [
     "Definition",
     "DefinitionError",
     "GuardContext",
+    "GuardParam",
     "GuardRegistry",
     "InvalidItemValue",
     "StateSpec",

@@ -8,13 +8,14 @@ finals) and transitions. Transition sources may be "*" (every non-final state) a
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from workflows.checklist import ITEM_TYPES, ChecklistItem, ItemType
 from workflows.errors import DefinitionError
@@ -23,6 +24,69 @@ ANY_STATE = "*"
 RETURN = "@return"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _ITEM_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")  # "step.item"
+RESERVED_EVENTS = frozenset({"start", "check", "upgrade"})  # written by the engine itself in the history
+
+# The keys each kind of table accepts; anything else is a mistake (a typo silently dropping a rule).
+BASE_KEYS = frozenset(
+    {"id", "label", "version", "initial", "events", "steps", "states", "transitions", "applies_to", "guards", "upgrade"}
+)
+VARIANT_KEYS = frozenset(
+    {"id", "label", "version", "extends", "events", "checklist", "applies_to", "guards", "upgrade"}
+)
+STEP_KEYS = frozenset({"id", "label", "description", "roles", "optional", "checklist", "waiting"})
+ITEM_KEYS = frozenset(
+    {
+        "id",
+        "type",
+        "label",
+        "required",
+        "choices",
+        "help",
+        "max_years_back",
+        "max_years_ahead",
+        "not_before",
+        "deferrable_with",
+    }
+)
+WAITING_KEYS = frozenset({"id", "label", "waiting_for"})
+STATE_KEYS = frozenset({"id", "label", "final", "hold"})
+TRANSITION_KEYS = frozenset({"event", "from", "to", "roles", "guards", "note_required", "four_eyes"})
+
+
+ItemRef = tuple[str, str]  # (step, item)
+ParamKind = Literal["item", "state", "event", "strings"]
+
+
+@dataclass(frozen=True)
+class GuardParam:
+    """A parameter a guard reads, given by the definition in its `[guards.NAME]` table."""
+
+    kind: ParamKind  # "item": "step.item" (resolved to a (step, item) pair); "strings": a list of texts
+    item_type: ItemType | None = None  # for "item": the type the item must have
+    description: str = ""
+
+    def expected(self) -> str:
+        return {
+            "item": f"un élément « étape.élément »{f' de type {self.item_type}' if self.item_type else ''}",
+            "state": "un identifiant d'état",
+            "event": "un identifiant d'action",
+            "strings": "une liste de textes",
+        }[self.kind]
+
+
+GuardSignatures = Mapping[str, Mapping[str, GuardParam]]  # guard name -> parameter name -> declaration
+
+
+@dataclass(frozen=True)
+class UpgradeSpec:
+    """How instances in flight move to this version (`[upgrade]`); see workflows/versions.py."""
+
+    states: Mapping[str, str] = field(default_factory=dict)  # state of the installed version -> state of this one
+    passed_items: str = ""  # "exempt": instances past a step are exempt from the required items it gains
+
+
+PASSED_ITEMS_POLICIES = ("exempt",)
+UPGRADE_KEYS = frozenset({"states", "passed_items"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +141,19 @@ class Definition:
     applies_to: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extends: str | None = None
     source: str | None = None
+    guard_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # guard -> parameter -> value
+    upgrade: UpgradeSpec = field(default_factory=UpgradeSpec)  # not part of the content (not fingerprinted)
+
+    def item_ref(self, guard: str, parameter: str) -> ItemRef:
+        """The (step, item) an "item" parameter of a guard names (validated on load)."""
+        return cast(ItemRef, self.guard_params[guard][parameter])
+
+    def item_spec(self, ref: ItemRef) -> ChecklistItem:
+        step = self.step(ref[0])
+        item = step.item(ref[1]) if step else None
+        if item is None:
+            raise KeyError(ref)
+        return item
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((step for step in self.steps if step.id == step_id), None)
@@ -241,6 +318,7 @@ class _Builder:
     ) -> None:
         self.document = document
         self.guards = set(guards)
+        self.signatures: GuardSignatures = guards if isinstance(guards, Mapping) else {}
         self.roles = roles
         self.source = source
         self.text = text
@@ -263,10 +341,76 @@ class _Builder:
                 self.cursor, self.next_search = match.start(), match.end()
                 return
 
+    def enter_header(self, header: str) -> None:
+        """Move to the `[header]` table of the text."""
+        if self.text and (match := re.search(rf"^[ \t]*\[[ \t]*{re.escape(header)}[ \t]*\]", self.text, re.MULTILINE)):
+            self.cursor, self.next_search = match.start(), match.end()
+
     def enter(self, key: str, value: object) -> None:
         """Move to the next `key = "value"` after the current element (an item or sub-state)."""
         if self.text and isinstance(value, str) and (match := _find(self.text, key, value, self.next_search)):
             self.cursor, self.next_search = match.start(), match.end()
+
+    def key_line(self, key: str) -> int | None:
+        """Line of `key = ...` (or of a `[...key]` table) at or after the current element."""
+        if not self.text:
+            return None
+        pattern = re.compile(
+            rf"^[ \t]*(?:{re.escape(key)}[ \t]*=|\[+[^\]\n]*\b{re.escape(key)}[ \t]*\]+)", re.MULTILINE
+        )
+        match = pattern.search(self.text, self.cursor) or pattern.search(self.text)
+        return self.text.count("\n", 0, match.start()) + 1 if match else None
+
+    def known_keys(self, table: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+        """Refuse any key the format does not know, suggesting the closest known one."""
+        for key in table:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+            hint = f"vouliez-vous dire « {close[0]} » ?" if close else "clés possibles : " + ", ".join(sorted(allowed))
+            raise DefinitionError(self.source, f"{where} : clé inconnue « {key} ».", line=self.key_line(key), hint=hint)
+
+    def table(self, value: Any, key: str, where: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être une table ([{key}]).", line=self.key_line(key)
+            )
+        return value
+
+    def tables(self, value: Any, key: str, where: str) -> list[Mapping[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            raise DefinitionError(
+                self.source,
+                f"{where} : « {key} » doit être une liste de tables ([[...{key}]]).",
+                line=self.key_line(key),
+            )
+        return value
+
+    def flag(self, table: Mapping[str, Any], key: str, where: str, default: bool = False) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise DefinitionError(
+                self.source,
+                f"{where} : « {key} » doit valoir true ou false (sans guillemets), pas {value!r}.",
+                line=self.key_line(key),
+            )
+        return value
+
+    def text_value(self, table: Mapping[str, Any], key: str, where: str) -> str:
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être un texte entre guillemets.", line=self.key_line(key)
+            )
+        return value
+
+    def string_list(self, table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+            raise DefinitionError(
+                self.source, f"{where} : « {key} » doit être une liste de textes.", line=self.key_line(key)
+            )
+        return tuple(value)
 
     def string(self, table: Mapping[str, Any], key: str, where: str) -> str:
         value = table.get(key)
@@ -299,6 +443,7 @@ class _Builder:
     def item(self, table: Mapping[str, Any], where: str) -> ChecklistItem:
         item_id = self.identifier(table, where)
         where = f"{where}, élément « {item_id} »"
+        self.known_keys(table, ITEM_KEYS, where)
         item_type = table.get("type")
         if item_type not in ITEM_TYPES:
             raise self.fail(
@@ -306,9 +451,7 @@ class _Builder:
                 value=item_id,
                 hint="types possibles : " + ", ".join(ITEM_TYPES),
             )
-        required = table.get("required", True)
-        if not isinstance(required, bool):
-            raise self.fail(f"{where} : « required » doit valoir true ou false.", value=item_id)
+        required = self.flag(table, "required", where, default=True)
         choices = table.get("choices", [])
         if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
             raise self.fail(f"{where} : « choices » doit être une liste de textes.", value=item_id)
@@ -340,7 +483,7 @@ class _Builder:
             type=cast(ItemType, item_type),
             required=required,
             choices=tuple(choices),
-            help=str(table.get("help", "")),
+            help=self.text_value(table, "help", where),
             max_years_back=years["max_years_back"],
             max_years_ahead=years["max_years_ahead"],
             not_before=not_before,
@@ -348,11 +491,9 @@ class _Builder:
         )
 
     def checklist(self, entries: Any, where: str, existing: Iterable[ChecklistItem] = ()) -> tuple[ChecklistItem, ...]:
-        if not isinstance(entries, list):
-            raise self.fail(f"{where} : « checklist » doit être une liste d'éléments ([[...checklist]]).")
         items = list(existing)
-        for entry in entries:
-            self.enter("id", entry.get("id") if isinstance(entry, dict) else None)
+        for entry in self.tables(entries, "checklist", where):
+            self.enter("id", entry.get("id"))
             item = self.item(entry, where)
             if any(other.id == item.id for other in items):
                 raise self.fail(f"{where} : élément « {item.id} » déclaré deux fois.", value=item.id)
@@ -371,14 +512,166 @@ def build_definition(
 ) -> Definition:
     b = _Builder(document, guards=guards, roles=roles, source=source, text=text)
     definition_id = b.identifier(document, "définition")
-    label = b.string(document, "label", f"définition « {definition_id} »")
-    applies_to = {str(k): tuple(str(v) for v in values) for k, values in dict(document.get("applies_to", {})).items()}
+    where = f"définition « {definition_id} »"
+    label = b.string(document, "label", where)
+    if base is not None:
+        for key in ("steps", "states", "transitions", "initial"):
+            if key in document:
+                raise b.fail(
+                    f"{where} : une variante ne redéfinit pas « {key} » ; "
+                    "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
+                )
+    b.known_keys(document, VARIANT_KEYS if base is not None else BASE_KEYS, where)
+    raw_applies = b.table(document.get("applies_to", {}), "applies_to", where)
+    applies_to = {key: b.string_list(raw_applies, key, f"{where}, [applies_to]") for key in raw_applies}
+    events = b.table(document.get("events", {}), "events", where)
+    for event, event_label in events.items():
+        if event in RESERVED_EVENTS:
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'action « {event} » est réservée au moteur (il l'écrit lui-même dans l'historique).",
+                line=b.key_line(event),
+                hint="choisissez un autre identifiant d'action.",
+            )
+        if not isinstance(event_label, str) or not _ID.match(event):
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'action « {event} » doit avoir un identifiant valide et un libellé entre guillemets.",
+                line=b.key_line(event),
+            )
+    version = document.get("version", base.version if base else 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DefinitionError(
+            b.source, f"{where} : « version » doit être un nombre entier ≥ 1.", line=b.key_line("version")
+        )
     if base is not None:
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
         definition = _build_base(b, document, definition_id, label, applies_to)
+    definition = replace(
+        definition, guard_params=_guard_params(b, document, definition), upgrade=_upgrade(b, document, definition)
+    )
+    _check_item_references(b, definition)
     _check_graph(b, definition)
     return definition
+
+
+def _guard_params(b: _Builder, document: Mapping[str, Any], definition: Definition) -> dict[str, dict[str, Any]]:
+    """`[guards.NAME]` tables: each parameter declared by the guard, given, of the right kind; variants inherit."""
+    params: dict[str, dict[str, Any]] = {name: dict(values) for name, values in definition.guard_params.items()}
+    where = f"définition « {definition.id} »"
+    for name, raw in b.table(document.get("guards", {}), "guards", where).items():
+        b.enter_header(f"guards.{name}")
+        if name not in b.guards:
+            raise DefinitionError(
+                b.source,
+                f"{where} : paramètres donnés à une garde inconnue « {name} ».",
+                line=b.key_line(f"guards.{name}"),
+                hint="gardes connues : " + ", ".join(sorted(b.guards)),
+            )
+        guard_where = f"{where}, [guards.{name}]"
+        signature = b.signatures.get(name, {})
+        table = b.table(raw, f"guards.{name}", where)
+        b.known_keys(table, signature, guard_where)
+        params[name] = params.get(name, {}) | {
+            key: _param_value(b, definition, signature[key], table[key], f"{guard_where}, « {key} »", key)
+            for key in table
+        }
+    b.cursor = 0
+    used = {guard for transition in definition.transitions for guard in transition.guards}
+    for name in sorted(used):
+        for key, param in b.signatures.get(name, {}).items():
+            if key not in params.get(name, {}):
+                raise b.fail(
+                    f"{where} : la garde « {name} » lit le paramètre « {key} » ({param.expected()}), "
+                    "que la définition ne donne pas.",
+                    key="guards",
+                    value=name,
+                    hint=f"ajoutez une table [guards.{name}] avec {key} = …",
+                )
+    return params
+
+
+def _upgrade(b: _Builder, document: Mapping[str, Any], definition: Definition) -> UpgradeSpec:
+    """`[upgrade]`: where states of the installed version go, and the policy for items added to passed steps."""
+    where = f"définition « {definition.id} », [upgrade]"
+    raw = b.table(document.get("upgrade", {}), "upgrade", f"définition « {definition.id} »")
+    b.enter_header("upgrade")
+    b.known_keys(raw, UPGRADE_KEYS, where)
+    states = b.table(raw.get("states", {}), "states", where)
+    for old, new in states.items():
+        if not isinstance(new, str) or new not in definition.states:
+            raise DefinitionError(
+                b.source,
+                f"{where} : l'état « {old} » est envoyé vers « {new} », qui n'existe pas dans cette version.",
+                line=b.key_line(old) or b.key_line(f'"{old}"'),
+                hint="états : " + ", ".join(definition.states),
+            )
+    passed_items = b.text_value(raw, "passed_items", where)
+    if passed_items and passed_items not in PASSED_ITEMS_POLICIES:
+        raise DefinitionError(
+            b.source,
+            f"{where} : « passed_items » vaut « {passed_items} », valeur inconnue.",
+            line=b.key_line("passed_items"),
+            hint="valeur possible : " + ", ".join(PASSED_ITEMS_POLICIES),
+        )
+    return UpgradeSpec(states={str(k): str(v) for k, v in states.items()}, passed_items=passed_items)
+
+
+def _check_item_references(b: _Builder, definition: Definition) -> None:
+    """`not_before` names an existing date item; `deferrable_with` an existing item of the same step."""
+    b.cursor = 0
+    for step in definition.steps:
+        for item in step.checklist:
+            where = f"étape « {step.id} », élément « {item.id} »"
+            if item.not_before:
+                before_step, _, before_item = item.not_before.partition(".")
+                other = definition.step(before_step)
+                target = other.item(before_item) if other else None
+                if target is None or target.type != "date":
+                    raise b.fail(
+                        f"{where} : « not_before » doit désigner un élément de type date existant, "
+                        f"pas « {item.not_before} ».",
+                        key="not_before",
+                        value=item.not_before,
+                    )
+            if item.deferrable_with and step.item(item.deferrable_with) is None:
+                raise b.fail(
+                    f"{where} : « deferrable_with » désigne un élément absent de l'étape : « {item.deferrable_with} ».",
+                    key="deferrable_with",
+                    value=item.deferrable_with,
+                    hint="éléments de l'étape : " + ", ".join(other.id for other in step.checklist),
+                )
+
+
+def _param_value(b: _Builder, definition: Definition, param: GuardParam, value: Any, where: str, key: str) -> Any:
+    def wrong(problem: str) -> DefinitionError:
+        return DefinitionError(
+            b.source, f"{where} : {problem}", line=b.key_line(key), hint=f"attendu : {param.expected()}."
+        )
+
+    if param.kind == "strings":
+        if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+            raise wrong("une liste de textes est attendue.")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise wrong("un texte entre guillemets est attendu.")
+    if param.kind == "state":
+        if value not in definition.states:
+            raise wrong(f"état inconnu « {value} ».")
+        return value
+    if param.kind == "event":
+        if value not in definition.events:
+            raise wrong(f"action inconnue « {value} ».")
+        return value
+    step_id, _, item_id = value.partition(".")
+    step = definition.step(step_id)
+    item = step.item(item_id) if step else None
+    if item is None:
+        raise wrong(f"élément inconnu « {value} » (aucun élément « {item_id} » à l'étape « {step_id} »).")
+    if param.item_type and item.type != param.item_type:
+        raise wrong(f"l'élément « {value} » est de type {item.type}.")
+    return (step_id, item_id)
 
 
 def _extend(
@@ -389,16 +682,12 @@ def _extend(
     label: str,
     applies_to: dict[str, tuple[str, ...]],
 ) -> Definition:
-    for key in ("steps", "states", "transitions", "initial"):
-        if key in document:
-            raise b.fail(
-                f"définition « {definition_id} » : une variante ne redéfinit pas « {key} » ; "
-                "elle ajoute des éléments aux étapes avec [[checklist]] (clé step = l'étape)."
-            )
     additions: dict[str, list[Any]] = {}
-    for index, entry in enumerate(document.get("checklist", [])):
+    for index, entry in enumerate(
+        b.tables(document.get("checklist", []), "checklist", f"définition « {definition_id} »")
+    ):
         b.enter_table("checklist", index)
-        step_id = entry.get("step") if isinstance(entry, dict) else None
+        step_id = entry.get("step")
         if not isinstance(step_id, str) or base.step(step_id) is None:
             raise b.fail(
                 f"définition « {definition_id} » : élément ajouté à une étape inconnue « {step_id} ».",
@@ -441,44 +730,50 @@ def _build_base(
             raise b.fail(f"état « {state.id} » déclaré deux fois.", value=state.id.rsplit(".", 1)[-1])
         states[state.id] = state
 
-    raw_steps = document.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
+    raw_steps = b.tables(document.get("steps", []), "steps", f"définition « {definition_id} »")
+    if not raw_steps:
         raise b.fail(f"définition « {definition_id} » : aucune étape ([[steps]]).")
     for index, raw_step in enumerate(raw_steps):
         b.enter_table("steps", index)
         step_id = b.identifier(raw_step, "étape")
         where = f"étape « {step_id} »"
+        b.known_keys(raw_step, STEP_KEYS, where)
         step = StepSpec(
             id=step_id,
             label=b.string(raw_step, "label", where),
             roles=b.role_list(raw_step, where, step_id),
             checklist=b.checklist(raw_step.get("checklist", []), where),
-            description=str(raw_step.get("description", "")),
-            optional=bool(raw_step.get("optional", False)),
+            description=b.text_value(raw_step, "description", where),
+            optional=b.flag(raw_step, "optional", where),
         )
         steps.append(step)
         add_state(StateSpec(id=step_id, label=step.label, step=step_id))
-        for raw_sub in raw_step.get("waiting", []):
+        for raw_sub in b.tables(raw_step.get("waiting", []), "waiting", where):
             b.enter("id", raw_sub.get("id"))
             sub_id = b.identifier(raw_sub, f"{where}, sous-état")
             sub_where = f"{where}, sous-état « {sub_id} »"
+            b.known_keys(raw_sub, WAITING_KEYS, sub_where)
             add_state(
                 StateSpec(
                     id=f"{step_id}.{sub_id}",
                     label=b.string(raw_sub, "label", sub_where),
                     step=step_id,
-                    waiting_for=str(raw_sub.get("waiting_for", "")),
+                    waiting_for=b.text_value(raw_sub, "waiting_for", sub_where),
                 )
             )
-    for index, raw_state in enumerate(document.get("states", [])):
+    for index, raw_state in enumerate(
+        b.tables(document.get("states", []), "states", f"définition « {definition_id} »")
+    ):
         b.enter_table("states", index)
         state_id = b.identifier(raw_state, "état")
+        state_where = f"état « {state_id} »"
+        b.known_keys(raw_state, STATE_KEYS, state_where)
         add_state(
             StateSpec(
                 id=state_id,
-                label=b.string(raw_state, "label", f"état « {state_id} »"),
-                final=bool(raw_state.get("final", False)),
-                hold=bool(raw_state.get("hold", False)),
+                label=b.string(raw_state, "label", state_where),
+                final=b.flag(raw_state, "final", state_where),
+                hold=b.flag(raw_state, "hold", state_where),
             )
         )
     initial = document.get("initial", steps[0].id)
@@ -486,10 +781,13 @@ def _build_base(
         raise b.fail(f"état initial « {initial} » inconnu.", key="initial", value=str(initial))
 
     transitions: list[TransitionSpec] = []
-    for index, raw in enumerate(document.get("transitions", [])):
+    for index, raw in enumerate(
+        b.tables(document.get("transitions", []), "transitions", f"définition « {definition_id} »")
+    ):
         b.enter_table("transitions", index)
         event, source, dest = raw.get("event"), raw.get("from"), raw.get("to")
         where = f"transition « {event} » de « {source} » vers « {dest} »"
+        b.known_keys(raw, TRANSITION_KEYS, where)
         if event not in events:
             raise b.fail(
                 f"{where} : action inconnue (absente de [events]).",
@@ -507,7 +805,7 @@ def _build_base(
             raise b.fail(
                 f"{where} : « @return » ne part que d'un état d'attente (hold = true).", key="to", value=RETURN
             )
-        raw_guards = raw.get("guards", [])
+        raw_guards = b.string_list(raw, "guards", where)
         for guard in raw_guards:
             if guard not in b.guards:
                 raise b.fail(
@@ -526,8 +824,8 @@ def _build_base(
                 dest=str(dest),
                 roles=roles,
                 guards=tuple(raw_guards),
-                note_required=bool(raw.get("note_required", False)),
-                four_eyes=bool(raw.get("four_eyes", False)),
+                note_required=b.flag(raw, "note_required", where),
+                four_eyes=b.flag(raw, "four_eyes", where),
             )
         )
     seen: set[tuple[str, str, str]] = set()

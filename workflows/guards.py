@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workflows.checklist import ChecklistItem
-from workflows.definition import Definition, StepSpec
+from workflows.definition import Definition, GuardParam, GuardSignatures, StepSpec
 from workflows.models import WorkflowInstance
 
 
@@ -47,6 +47,15 @@ class GuardContext:
     def value(self, step: str, item: str) -> Any:
         return self.values.get((step, item))
 
+    def item(self, guard: str, parameter: str) -> tuple[ChecklistItem, Any]:
+        """The checklist item a guard's "item" parameter names in the definition, and its stored value."""
+        ref = self.definition.item_ref(guard, parameter)
+        return self.definition.item_spec(ref), self.value(*ref)
+
+    def param(self, guard: str, parameter: str) -> Any:
+        """A parameter of a guard as the definition gives it (validated on load)."""
+        return self.definition.guard_params[guard][parameter]
+
 
 Guard = Callable[[GuardContext], list[str]]
 
@@ -56,6 +65,7 @@ class GuardInfo:
     name: str
     check: Guard
     description: str
+    params: Mapping[str, GuardParam] = field(default_factory=dict)  # what the definition must give it
 
 
 class GuardRegistry:
@@ -65,14 +75,18 @@ class GuardRegistry:
         self._guards: dict[str, GuardInfo] = {}
         self.register("checklist_complete", checklist_complete, "Tous les éléments obligatoires de l'étape sont faits.")
 
-    def register(self, name: str, check: Guard, description: str) -> None:
+    def register(
+        self, name: str, check: Guard, description: str, params: Mapping[str, GuardParam] | None = None
+    ) -> None:
         if name in self._guards:
             raise ValueError(f"guard {name!r} registered twice")
-        self._guards[name] = GuardInfo(name, check, description)
+        self._guards[name] = GuardInfo(name, check, description, dict(params or {}))
 
-    def guard(self, name: str, description: str) -> Callable[[Guard], Guard]:
+    def guard(
+        self, name: str, description: str, params: Mapping[str, GuardParam] | None = None
+    ) -> Callable[[Guard], Guard]:
         def decorate(check: Guard) -> Guard:
-            self.register(name, check, description)
+            self.register(name, check, description, params)
             return check
 
         return decorate
@@ -88,6 +102,10 @@ class GuardRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._guards)
+
+    def signatures(self) -> GuardSignatures:
+        """Every guard with the parameters it reads: what definition loading validates against."""
+        return {name: info.params for name, info in self._guards.items()}
 
 
 def checklist_complete(ctx: GuardContext) -> list[str]:

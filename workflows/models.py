@@ -83,3 +83,18 @@ class RefusedAttempt(SQLModel, table=True):
     event: str = Field(max_length=64)
     state: str | None = Field(default=None, max_length=128)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class InstalledDefinition(SQLModel, table=True):
+    """A definition version installed in this database, with what later versions are compared against."""
+
+    __tablename__ = "workflow_definition_version"
+    __table_args__ = (UniqueConstraint("definition_id", "version", name="uq_definition_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    definition_id: str = Field(max_length=64, index=True)
+    version: int
+    fingerprint: str = Field(max_length=64)  # sha256 of the definition's content
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # states, required items per step
+    installed_at: datetime = _timestamp()
+    installed_by: str = Field(max_length=254)

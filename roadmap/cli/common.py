@@ -53,7 +53,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-
 def require_by(by: str) -> None:
     if not by:
         raise RoadmapError("L'option --by EMAIL est obligatoire : elle indique qui agit (adresse enregistrée).")

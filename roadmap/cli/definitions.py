@@ -11,9 +11,9 @@ import typer
 from roadmap.cli.common import definition_app, out, print_json
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS
-from roadmap.service import Roadmap, check_academie_claims
-from workflows.definition import load_definition_file
+from roadmap.service import Roadmap
 from workflows.diagram import to_mermaid
+from workflows.versions import DefinitionVersionRefused, VersionChange
 
 
 @definition_app.command("show")
@@ -38,7 +38,12 @@ def definition_show(
             {
                 "id": definition.id,
                 "label": definition.label,
+                "version": definition.version,
                 "extends": definition.extends,
+                "guards": {
+                    guard: {key: ".".join(v) if isinstance(v, tuple) else v for key, v in params.items()}
+                    for guard, params in definition.guard_params.items()
+                },
                 "applies_to": {k: list(v) for k, v in definition.applies_to.items()},
                 "steps": [
                     {
@@ -99,20 +104,36 @@ def definition_show(
                     f"({who}{note})"
                 )
                 for guard in transition.guards:
-                    out.print(f"       si : {roadmap.engine.guards[guard].description}")
+                    out.print(f"       si : {roadmap.guard_description(guard)}")
     out.print("\nÀ tout moment : suspendre (note obligatoire), reprendre, abandonner (note obligatoire).")
 
 
 @definition_app.command("check")
 def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à vérifier.")]) -> None:
-    """Vérifier un fichier de définition (variante d'académie) sans l'installer."""
+    """Vérifier un fichier de définition et sa compatibilité avec les écoles en cours, sans rien installer."""
     roadmap = Roadmap.from_env()
-    definition = load_definition_file(
-        file, guards=list(roadmap.engine.guards), roles=ROLE_LABELS, known=roadmap.definitions
-    )
-    # Installed, it would sit beside the others (replacing the one with its id, if any).
-    check_academie_claims({**roadmap.definitions, definition.id: definition})
+    definition = roadmap.read_definition_file(file)
     out.print(
-        f"{file} : définition « {definition.id} » valide — {len(definition.steps)} étapes, "
-        f"{len(definition.states)} états, {len(definition.transitions)} transitions."
+        f"{file} : définition « {definition.id} » (version {definition.version}) valide — "
+        f"{len(definition.steps)} étapes, {len(definition.states)} états, {len(definition.transitions)} transitions."
+    )
+    changes = roadmap.definition_changes(definition)
+    if changes is None:
+        out.print("Base de données non initialisée : compatibilité avec les écoles en cours non vérifiée.")
+        return
+    for change in changes:
+        if change.problems:
+            raise DefinitionVersionRefused(changes)
+        out.print(compatibility_line(change))
+
+
+def compatibility_line(change: VersionChange) -> str:
+    if change.status == "unchanged":
+        return f"Version {change.version} déjà installée, identique : rien ne changera."
+    if change.installed is None:
+        return f"Nouvelle définition : « roadmap init » installera la version {change.version}."
+    moved = sum(1 for move in change.moves if move.source != move.target)
+    return (
+        f"Compatible : « roadmap init » passera de la version {change.installed} à la version {change.version} ; "
+        f"{len(change.moves)} école(s) suivront la nouvelle version, dont {moved} changeront d'état."
     )

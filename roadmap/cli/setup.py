@@ -22,7 +22,6 @@ def init() -> None:
         out.print(f"Base de données {'créée' if before is None else 'mise à jour'} (révision {after}) : {where}")
 
 
-
 @app.command()
 def demo() -> None:
     """Installer la démonstration (base SQLite, extrait réel de l'annuaire, personnes, écoles avancées)."""

@@ -602,6 +602,9 @@ def test_definition_show_text_mermaid_json(cli_env: Settings, capsys: pytest.Cap
     assert document["id"] == "national"
     assert [step["id"] for step in document["steps"]] == STEP_IDS
     assert {t["event"] for t in document["transitions"]} >= {"advance", "approve", "skip", "suspend"}
+    assert document["version"] == 1
+    assert document["guards"]["account_row_valid"] == {"council_item": "school_council.council_date",
+                                                       "ent_item": "definition.ent"}
 
     grenoble = ok(capsys, "definition", "show", "--id", "grenoble")
     assert "directory_connection_request" in grenoble and "national" in grenoble

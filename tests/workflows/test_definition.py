@@ -9,6 +9,7 @@ import pytest
 
 from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS
+from roadmap.service import load_roadmaps
 from workflows.definition import (
     ANY_STATE,
     RETURN,
@@ -249,7 +250,7 @@ def assert_line(error: DefinitionError, line: int) -> None:
 
 
 def national_definitions() -> dict[str, Definition]:
-    return load_definitions(ROADMAPS, guards=list(roadmap_guards()), roles=ROLE_LABELS)
+    return load_definitions(ROADMAPS, guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
 
 
 # ======================================================================================== real definitions
@@ -750,3 +751,191 @@ def test_extends_cycle(tmp_path: Path) -> None:
     # the message shows the cycle itself, each definition of it named
     assert ("purchase_it → purchase_b → purchase_it" in message
             or "purchase_b → purchase_it → purchase_b" in message)
+
+
+# ======================================================================================== strict keys and types
+
+
+def test_misspelt_transition_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    text = patched(PURCHASE, 'to = "review"\nroles = ["manager"]\nnote_required = true',
+                   'to = "review"\nroles = ["manager"]\nnote_requierd = true')
+    error, _ = refused(tmp_path, text)
+    assert "transition « reject » de « review.pending » vers « review »" in error.message
+    assert ": clé inconnue « note_requierd »" in error.message
+    assert "vouliez-vous dire « note_required » ?" in error.message
+    assert_line(error, line_of(text, "note_requierd"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ('label = "Demande d\'achat"\n', 'label = "Demande d\'achat"\ninitail = "draft"\n', "définition « purchase »"),
+        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptionnal = true\n',
+         "étape « review »"),
+        ('label = "Fournisseur"\n', 'label = "Fournisseur"\nrequird = false\n', "élément « supplier »"),
+        ('waiting_for = "manager"\n', 'waiting_for = "manager"\ncolour = "red"\n', "sous-état « pending »"),
+        ('hold = true\n', 'hold = true\nfinale = true\n', "état « paused »"),
+    ],
+)
+def test_unknown_keys_are_refused_everywhere(tmp_path: Path, old: str, new: str, where: str) -> None:
+    text = patched(PURCHASE, old, new)
+    error, _ = refused(tmp_path, text)
+    unknown = new.removeprefix(old).split(" =")[0].strip()
+    assert where in error.message
+    assert f"clé inconnue « {unknown} »" in error.message
+    assert_line(error, line_of(text, unknown + " ="))
+
+
+def test_unknown_key_in_a_variant_checklist_entry(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'label = "Avis du RSSI"\n', 'label = "Avis du RSSI"\nrequiered = false\n')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "élément « security_opinion » : clé inconnue « requiered »" in error.message
+    assert "vouliez-vous dire « required » ?" in error.message
+    assert_line(error, line_of(text, "requiered"))
+
+
+def test_unknown_top_level_key_in_a_variant(tmp_path: Path) -> None:
+    text = patched(VARIANT, 'extends = "purchase"\n', 'extends = "purchase"\nextend = "purchase"\n')
+    error, _ = refused(tmp_path, text, name="purchase_it.toml", others={"purchase.toml": PURCHASE})
+    assert "définition « purchase_it » : clé inconnue « extend »" in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('label = "Commentaire"\n  required = false', 'label = "Commentaire"\n  required = "no"', "required"),
+        ('hold = true\n', 'hold = "yes"\n', "hold"),
+        ('to = "review"\nroles = ["manager"]\nnote_required = true', 'to = "review"\nroles = ["manager"]\n'
+         'note_required = 1', "note_required"),
+        ('id = "review"\nlabel = "Examen"\n', 'id = "review"\nlabel = "Examen"\noptional = "yes"\n', "optional"),
+    ],
+)
+def test_flags_must_be_booleans(tmp_path: Path, old: str, new: str, key: str) -> None:
+    text = patched(PURCHASE, old, new)
+    error, _ = refused(tmp_path, text)
+    assert f"« {key} » doit valoir true ou false" in error.message
+
+
+@pytest.mark.parametrize(("old", "new"), [('version = 2', 'version = "2"'), ('version = 2', 'version = 0'),
+                                          ('waiting_for = "manager"', 'waiting_for = 3'),
+                                          ('guards = ["checklist_complete"]', 'guards = "checklist_complete"')])
+def test_values_of_the_wrong_type_are_refused(tmp_path: Path, old: str, new: str) -> None:
+    error, _ = refused(tmp_path, patched(PURCHASE, old, new))
+    assert "doit être" in error.message
+
+
+@pytest.mark.parametrize("event", ["start", "check"])
+def test_the_engines_own_events_are_reserved(tmp_path: Path, event: str) -> None:
+    text = patched(PURCHASE, 'cancel = "Annuler"\n', f'cancel = "Annuler"\n{event} = "Mon action"\n')
+    error, _ = refused(tmp_path, text)
+    assert f"l'action « {event} » est réservée au moteur" in error.message
+    assert_line(error, line_of(text, f'{event} = "Mon action"'))
+
+
+# ======================================================================================== guard parameters
+
+
+DANE_PARAMS = '[guards.departement_first_table_validated]\nevent = "approve"\nfrom = "transmission.submitted"\n'
+
+
+def national_copy(directory: Path, old: str, new: str) -> tuple[Path, str]:
+    """The real definitions in `directory`, national.toml patched."""
+    for source in ROADMAPS.glob("*.toml"):
+        write(directory, source.name, source.read_text(encoding="utf-8"))
+    text = patched((ROADMAPS / "national.toml").read_text(encoding="utf-8"), old, new)
+    return write(directory, "national.toml", text), text
+
+
+def national_refused(directory: Path, old: str, new: str) -> tuple[DefinitionError, str]:
+    path, text = national_copy(directory, old, new)
+    with pytest.raises(DefinitionError) as caught:
+        national_definitions_in(directory)
+    assert caught.value.source == str(path)
+    return caught.value, text
+
+
+def national_definitions_in(directory: Path) -> dict[str, Definition]:
+    return load_definitions(directory, guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
+
+
+def test_guards_read_the_items_the_definition_names() -> None:
+    national = national_definitions()["national"]
+    assert national.item_ref("ent_compliant", "item") == ("definition", "ent")
+    assert national.item_ref("account_row_valid", "council_item") == ("school_council", "council_date")
+    assert national.guard_params["departement_first_table_validated"] == {"event": "approve",
+                                                                          "from": "transmission.submitted"}
+    assert national_definitions()["grenoble"].guard_params == national.guard_params  # variants inherit them
+
+
+def test_removing_the_ent_item_makes_loading_fail(tmp_path: Path) -> None:
+    ent_item = ('  [[steps.checklist]]\n  id = "ent"\n  type = "choice"\n'
+                '  label = "ENT retenu (parmi les solutions conformes au SDET)"\n')
+    national = (ROADMAPS / "national.toml").read_text(encoding="utf-8")
+    choices_line = national[national.index(ent_item) + len(ent_item):].split("\n", 1)[0] + "\n"
+    error, text = national_refused(tmp_path, ent_item + choices_line, "")
+    assert "[guards.ent_compliant], « item » : élément inconnu « definition.ent »" in error.message
+    assert_line(error, line_of(text, 'item = "definition.ent"'))
+
+
+def test_a_missing_guard_parameter_is_refused(tmp_path: Path) -> None:
+    error, _ = national_refused(tmp_path, '[guards.ent_compliant]\nitem = "definition.ent"\n', "")
+    assert "la garde « ent_compliant » lit le paramètre « item »" in error.message
+    assert "[guards.ent_compliant]" in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('\nitem = "definition.ent"', '\nitem = "definition.features"',
+         "l'élément « definition.features » est de type text"),
+        ('\nitem = "definition.ent"', '\nitem = "definition.entt"', "élément inconnu « definition.entt »"),
+        ('\nitem = "definition.ent"', '\nitem = ["definition.ent"]', "un texte entre guillemets est attendu"),
+        ('\nitem = "definition.ent"', '\nitme = "definition.ent"', "clé inconnue « itme »"),
+        (DANE_PARAMS, DANE_PARAMS.replace("transmission.submitted", "transmission.sent"),
+         "état inconnu « transmission.sent »"),
+        (DANE_PARAMS, DANE_PARAMS.replace("approve", "validate"), "action inconnue « validate »"),
+    ],
+)
+def test_guard_parameters_are_validated(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    error, text = national_refused(tmp_path, old, new)
+    assert expected in error.message
+    offending = next(line for line in new.splitlines() if line and line not in old.splitlines())
+    assert_line(error, line_of(text, offending))
+
+
+def test_parameters_for_an_unknown_guard_are_refused(tmp_path: Path) -> None:
+    error, text = national_refused(tmp_path, "[guards.ent_compliant]", "[guards.ent_compliance]")
+    assert "paramètres donnés à une garde inconnue « ent_compliance »" in error.message
+    assert_line(error, line_of(text, "[guards.ent_compliance]"))
+
+
+def test_a_guard_without_parameters_accepts_none(tmp_path: Path) -> None:
+    text = PURCHASE + '\n[guards.checklist_complete]\nstep = "draft"\n'
+    error, _ = refused(tmp_path, text)
+    assert "[guards.checklist_complete] : clé inconnue « step »" in error.message
+
+
+@pytest.mark.parametrize(
+    ("item", "key", "value", "expected"),
+    [
+        ("needed_by", "not_before", "draft.supplier", "« not_before » doit désigner un élément de type date"),
+        ("needed_by", "not_before", "draft.delivery", "« not_before » doit désigner un élément de type date"),
+        ("comment", "deferrable_with", "signature", "« deferrable_with » désigne un élément absent de l'étape"),
+    ],
+)
+def test_item_references_must_exist(tmp_path: Path, item: str, key: str, value: str, expected: str) -> None:
+    text = patched(PURCHASE, f'id = "{item}"\n', f'id = "{item}"\n  {key} = "{value}"\n')
+    error, _ = refused(tmp_path, text)
+    assert expected in error.message
+    assert_line(error, line_of(text, f'{key} = "{value}"'))
+
+
+def test_applies_to_names_only_academies(tmp_path: Path) -> None:
+    national_copy(tmp_path, "version = 1", "version = 1")
+    variant = (ROADMAPS / "grenoble.toml").read_text(encoding="utf-8").replace("academies = ", "academie = ")
+    path = write(tmp_path, "grenoble.toml", variant)
+    with pytest.raises(DefinitionError) as caught:
+        load_roadmaps(tmp_path)
+    assert caught.value.source == str(path)
+    assert "[applies_to] : clé inconnue « academie »" in caught.value.message
+    assert_line(caught.value, line_of(variant, "academie = "))

@@ -84,7 +84,7 @@ roles = ["clerk"]
 
 
 def national() -> Definition:
-    definitions = load_definitions(ROADMAPS, guards=list(roadmap_guards()), roles=ROLE_LABELS)
+    definitions = load_definitions(ROADMAPS, guards=roadmap_guards().signatures(), roles=ROLE_LABELS)
     return definitions["national"]
 
 

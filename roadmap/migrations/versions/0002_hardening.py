@@ -31,9 +31,7 @@ def upgrade() -> None:
         "(SELECT MAX(h.at) FROM workflow_history h WHERE h.instance_id = workflow_instance.id "
         "AND h.target = workflow_instance.state AND h.event <> 'check'), workflow_instance.created_at)"
     )
-    op.add_column(
-        "workflow_checklist_value", sa.Column("revision", sa.Integer(), nullable=False, server_default="1")
-    )
+    op.add_column("workflow_checklist_value", sa.Column("revision", sa.Integer(), nullable=False, server_default="1"))
     if op.get_bind().dialect.name == "postgresql":  # SQLite cannot drop a default without rebuilding the table
         op.alter_column("workflow_instance", "entered_at", server_default=None)
 
@@ -51,6 +49,25 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_entry_action"), ["action"], unique=False)
     _append_only("audit_entry")
+
+    # --- h-definitions: installed definition versions (workflows.models.InstalledDefinition) ---
+    op.create_table(
+        "workflow_definition_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("definition_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("installed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("installed_by", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("definition_id", "version", name="uq_definition_version"),
+    )
+    with op.batch_alter_table("workflow_definition_version", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_workflow_definition_version_definition_id"), ["definition_id"], unique=False
+        )
+    # --- end h-definitions ---
 
     op.create_table(
         "process_lock",
@@ -81,6 +98,7 @@ def _append_only(table: str) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("workflow_definition_version")  # h-definitions
     op.drop_table("process_lock")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_entry")
