@@ -28,7 +28,9 @@ from roadmap.atomic import atomic_write
 from roadmap.db import prepare_folder
 from roadmap.errors import InputFileError, RoadmapError
 from roadmap.files import MAX_FILE_BYTES, FileStore
-from workflows.models import InstalledDefinition, as_utc
+from roadmap.models import AuditEntry
+from workflows import Actor
+from workflows.models import InstalledDefinition, as_utc, utcnow
 
 assert roadmap.models and workflows.models  # imported for their tables
 FORMAT = "ent-roadmap-export"
@@ -112,7 +114,7 @@ def export_all(db: Engine, files: FileStore, target: Path, *, allow_missing: boo
     return ExportResult(counts, list(missing.values()))
 
 
-def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
+def restore_all(db: Engine, files: FileStore, source: Path, *, by: str) -> dict[str, int]:
     """Load an archive into an empty database at the same schema revision; all or nothing. Every attached file
     is checked (name, size, SHA-256) against the rows that refer to it before anything is written."""
     try:
@@ -127,6 +129,7 @@ def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
                 f"révision {_revision(db)}.\n  → restaurez avec la version du produit qui l'a créée, "
                 "ou mettez les deux au même niveau (roadmap init)."
             )
+        actor = _restoring_admin(source, data, by)
         staged = _verify_files(source, archive, data, Path(staging))
         counts: dict[str, int] = {}
         with db.begin() as connection:
@@ -152,11 +155,28 @@ def restore_all(db: Engine, files: FileStore, source: Path) -> dict[str, int]:
                                 f"(SELECT MAX(id) FROM {table.name}))"
                             )
                         )
+            connection.execute(
+                insert(AuditEntry.__table__),  # type: ignore[attr-defined]
+                [{"at": utcnow(), "actor": actor.id, "role": actor.role, "action": "restore", "target": source.name,
+                  "details": {"rows": sum(counts.values()), "files": len(staged)}}],
+            )
             for sha256, path in staged.items():  # verified content, moved into place (same file system)
                 target = files.path_of(sha256)
                 prepare_folder(target.parent, "Le dossier des documents joints")
                 os.replace(path, target)
         return counts
+
+
+def _restoring_admin(source: Path, data: dict[str, Any], by: str) -> Actor:
+    """Whoever restores must be an administrator of the archive: the restored database's audit log says who."""
+    address = by.strip().lower()
+    person = next((p for p in data["tables"].get("person", []) if p.get("email") == address), None)
+    if person is None or person.get("role") != "admin":
+        raise RoadmapError(
+            f"Restauration refusée : {address} n'est pas administrateur dans l'archive {source.name}.\n"
+            "  → restaurez sous l'adresse d'un administrateur enregistré dans la base exportée."
+        )
+    return Actor(id=address, role="admin", label=str(person.get("name", "")))
 
 
 def _staging_parent(files: FileStore) -> Path:

@@ -68,9 +68,12 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
         schools = session.exec(select(func.count()).select_from(School)).one()
     if schools:
         return DemoSummary(created=False, schools=schools, walked=[])
-    report = roadmap.import_annuaire(data_dir / DEMO_ANNUAIRE)
-    for entry in tomllib.loads((data_dir / "people.toml").read_text(encoding="utf-8"))["people"]:
-        roadmap.add_person(entry["email"], entry["role"], entry["scope"], entry["name"])
+    people = tomllib.loads((data_dir / "people.toml").read_text(encoding="utf-8"))
+    admins = roadmap.people("admin")  # a database that already has its administrator keeps it
+    admin = admins[0] if admins else roadmap.bootstrap_admin(people["admin"]["email"], people["admin"]["name"])
+    report = roadmap.import_annuaire(data_dir / DEMO_ANNUAIRE, by=admin.email)
+    for entry in people["people"]:
+        roadmap.add_person(entry["email"], entry["role"], entry["scope"], entry["name"], by=admin.email)
     walked = []
     scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))["schools"]
     path = happy_path(data_dir)

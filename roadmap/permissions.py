@@ -95,3 +95,49 @@ def authorize(session: Session, actor: Actor, instance: WorkflowInstance, school
         f"{school_academie(session, school)}",
     }.get(actor.role, f"rôle {ROLE_LABELS.get(actor.role, actor.role)}")
     return [f"{actor.label or actor.id} ({what}) n'est pas habilité(e) à agir pour l'école {school.uai}."]
+
+
+# Who may register or remove whom: (manager's role) -> roles they may manage, within their scope.
+MANAGES: dict[str, tuple[str, ...]] = {
+    "admin": ROLES,
+    "dane": ("director", "ien", "cpd"),
+    "cpd": ("director", "ien"),
+}
+
+
+def scope_location(session: Session, role: str, scope: str) -> tuple[str | None, str | None]:
+    """(département, académie) of a person's scope, as far as the directory knows them."""
+    departement: str | None = None
+    if role == "director":
+        school = session.get(School, scope)
+        departement = school.departement_code if school else None
+    elif role == "ien":
+        circonscription = session.get(Circonscription, scope)
+        departement = circonscription.departement_code if circonscription else None
+    elif role == "cpd":
+        departement = scope
+    elif role == "dane":
+        return None, scope
+    row = session.get(Departement, departement) if departement else None
+    return departement, row.academie_code if row else None
+
+
+def administration_reasons(session: Session, manager: Actor, role: str, scope: str) -> list[str]:
+    """Why `manager` may not register or remove a person with this role and scope (empty when allowed)."""
+    managed = MANAGES.get(manager.role, ())
+    label = ROLE_LABELS.get(role, role)
+    if role not in managed:
+        if not managed:
+            return [f"le rôle {ROLE_LABELS.get(manager.role, manager.role)} ne gère pas les personnes."]
+        return [
+            f"le rôle {ROLE_LABELS.get(manager.role, manager.role)} ne peut pas gérer le rôle {label} "
+            "(rôles qu'il gère : " + ", ".join(ROLE_LABELS[r] for r in managed) + ")."
+        ]
+    if manager.role == "admin":
+        return []
+    departement, academie = scope_location(session, role, scope)
+    if manager.role == "cpd" and departement != manager.scope:
+        return [f"{label} de périmètre {scope} : hors du département {manager.scope} de ce CPD."]
+    if manager.role == "dane" and academie != manager.scope:
+        return [f"{label} de périmètre {scope} : hors de l'académie {manager.scope} de cette DANE."]
+    return []

@@ -8,20 +8,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from roadmap import annuaire, locks
+from roadmap import annuaire, audit, locks
 from roadmap.account_table import AccountItems, build_row
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import FileStore, Upload
 from roadmap.guards import roadmap_guards
-from roadmap.models import ROLE_LABELS, Departement, Person, School
-from roadmap.permissions import authorize
+from roadmap.models import ROLE_LABELS, AuditEntry, Departement, Person, School
+from roadmap.permissions import administration_reasons, authorize, check_scope
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
@@ -39,7 +39,33 @@ from workflows.models import WorkflowInstance, utcnow
 from workflows.versions import VersionChange, install, not_installed, plan
 
 NATIONAL = "national"
-IMPORT_ACTOR = Actor(id="import-annuaire", role="admin", label="import de l'annuaire")
+
+
+class AdministrationRefused(RoadmapError):
+    """An administrative action the person may not take; every reason listed, nothing changed."""
+
+    def __init__(self, who: str, action: str, target: str, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            f"Action refusée pour {who} ({action} : {target}) :\n" + "\n".join(f"  - {r}" for r in reasons)
+        )
+
+
+def import_reasons(manager: Actor, extract: annuaire.AnnuaireExtract) -> list[str]:
+    """An admin imports anything; a CPD (DANE) a file whose every establishment lies in their département
+    (académie)."""
+    if manager.role == "admin":
+        return []
+    if manager.role not in ("cpd", "dane"):
+        return ["seuls un administrateur, un CPD (pour son département) ou une DANE (pour son académie) importent "
+                "l'annuaire."]
+    attribute = "departement_code" if manager.role == "cpd" else "academie_code"
+    outside = sorted({getattr(r, attribute) for r in extract.records} - {manager.scope})
+    if outside:
+        where = "département(s)" if manager.role == "cpd" else "académie(s)"
+        return [f"le fichier contient des établissements hors de votre périmètre ({manager.scope}) : {where} "
+                + ", ".join(outside) + "."]
+    return []
 SYSTEM_ACTOR = Actor(id="roadmap-init", role="admin", label="installation des définitions")
 
 
@@ -165,26 +191,111 @@ class Roadmap:
 
     # ------------------------------------------------------------------------------------ directory
 
-    def import_annuaire(self, path: Path) -> ImportReport:
+    def import_annuaire(self, path: Path, *, by: str) -> ImportReport:
+        """Import an extract, as `by`: an admin anywhere, a CPD or DANE for a file entirely within their scope."""
+        manager = self.manager(by, attempted="import.annuaire", target=path.name)
         extract = annuaire.read_annuaire(path)
+        reasons = import_reasons(manager, extract)
+        if reasons:
+            self.refuse_administration(manager, "import.annuaire", path.name, reasons)
         zones = academies(self.settings.territory_file)
 
         def start(session: Session, school: School) -> None:
             departement = session.get(Departement, school.departement_code)  # from the identity map after the first
             definition = self.definition_for_academie(departement.academie_code if departement else None)
-            self.engine.start(session, definition.id, school.uai, IMPORT_ACTOR, note=f"import de {path.name}")
+            self.engine.start(session, definition.id, school.uai, manager, note=f"import de {path.name}")
 
         with self.engine.transaction() as session:
             locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
-            return import_extract(session, extract, zones, start)
+            report = import_extract(session, extract, zones, start)
+            audit.record(
+                session,
+                manager,
+                "import.annuaire",
+                path.name,
+                {
+                    "schools_created": report.schools_created,
+                    "schools_updated": report.schools_updated,
+                    "schools_unchanged": report.schools_unchanged,
+                    "circonscriptions": report.circonscriptions,
+                    "contacts": report.contacts,
+                    "rejected": report.rejected_count,
+                    "columns": report.columns,
+                },
+            )
+            return report
 
-    def add_person(self, email: str, role: str, scope: str, name: str) -> Person:
+    def bootstrap_admin(self, email: str, name: str) -> Person:
+        """Create the FIRST administrator (never implicitly); the same address again changes nothing."""
+        address = email.strip().lower()
         with self.engine.transaction() as session:
-            return add_person(session, email, role, scope, name)
+            admins = session.exec(select(Person).where(Person.role == "admin")).all()
+            if any(admin.email == address for admin in admins):
+                return next(admin for admin in admins if admin.email == address)
+            if admins:
+                raise RoadmapError(
+                    f"Un administrateur existe déjà ({', '.join(a.email for a in admins)}) : les suivants sont "
+                    "enregistrés par un administrateur existant, qui signe l'ajout."
+                )
+            person = add_person(session, address, "admin", "*", name)
+            audit.record(session, Actor(id=person.email, role="admin", label=person.name), "admin.bootstrap", address)
+            return person
 
-    def remove_person(self, email: str) -> Person:
+    def manager(self, by: str, *, attempted: str, target: str) -> Actor:
+        """The registered person behind `by` for an administrative action; an unknown address is refused (and
+        the attempt written in the audit log)."""
+        address = by.strip().lower()
+        with self.session() as session:
+            person = session.exec(select(Person).where(Person.email == address)).first()
+        if person is None:
+            self.refuse_administration(
+                Actor(id=address, role="inconnu"), attempted, target, ["personne inconnue de l'outil."]
+            )
+        assert person is not None
+        return Actor(id=person.email, role=person.role, label=person.name, scope=person.scope)
+
+    def refuse_administration(self, actor: Actor, attempted: str, target: str, reasons: list[str]) -> NoReturn:
         with self.engine.transaction() as session:
-            return remove_person(session, email)
+            audit.record(session, actor, "refused", target, {"attempted": attempted, "reasons": reasons})
+        raise AdministrationRefused(actor.id, audit.ACTION_LABELS.get(attempted, attempted), target, reasons)
+
+    def add_person(self, email: str, role: str, scope: str, name: str, *, by: str) -> Person:
+        manager = self.manager(by, attempted="people.add", target=email)
+        with self.session() as session:
+            normalized = check_scope(session, role, scope)
+            reasons = administration_reasons(session, manager, role, normalized)
+        if reasons:
+            self.refuse_administration(manager, "people.add", email, reasons)
+        with self.engine.transaction() as session:
+            person = add_person(session, email, role, scope, name)
+            audit.record(
+                session, manager, "people.add", person.email, {"role": role, "scope": person.scope, "name": person.name}
+            )
+            return person
+
+    def remove_person(self, email: str, *, by: str) -> Person:
+        manager = self.manager(by, attempted="people.remove", target=email)
+        address = email.strip().lower()
+        with self.session() as session:
+            person = session.exec(select(Person).where(Person.email == address)).first()
+            if person is None:
+                raise NotFound("Personne", address)
+            reasons = administration_reasons(session, manager, person.role, person.scope)
+            admins = session.exec(select(func.count()).select_from(Person).where(Person.role == "admin")).one()
+        if person.role == "admin" and admins == 1:
+            reasons.append("c'est le dernier administrateur : enregistrez-en un autre avant de le retirer.")
+        if reasons:
+            self.refuse_administration(manager, "people.remove", address, reasons)
+        with self.engine.transaction() as session:
+            removed = remove_person(session, address)
+            audit.record(
+                session, manager, "people.remove", removed.email, {"role": removed.role, "scope": removed.scope}
+            )
+            return removed
+
+    def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        with self.session() as session:
+            return audit.entries(session, limit)
 
     def people(self, role: str | None = None) -> list[Person]:
         with self.session() as session:

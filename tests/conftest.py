@@ -126,8 +126,20 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Point the `roadmap` command (in-process or subprocess) at this test's database."""
+def empty_cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Like cli_env, on a database holding nothing at all (no administrator): where a restore goes."""
     monkeypatch.setenv("ROADMAP_HOME", str(settings.home))
     monkeypatch.setenv("ROADMAP_DATABASE_URL", settings.database_url)
+    return settings
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point the `roadmap` command (in-process or subprocess) at this test's database (its first administrator,
+    tests.factories.ADMIN_EMAIL, created)."""
+    from tests.factories import make_roadmap
+
+    monkeypatch.setenv("ROADMAP_HOME", str(settings.home))
+    monkeypatch.setenv("ROADMAP_DATABASE_URL", settings.database_url)
+    make_roadmap(settings).db.dispose()
     return settings

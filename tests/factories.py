@@ -18,8 +18,16 @@ def fixed_clock(moment: datetime = FIXED_NOW) -> Callable[[], datetime]:
     return lambda: moment
 
 
-def make_roadmap(settings: Settings, *, db: Engine | None = None, now: datetime = FIXED_NOW) -> Roadmap:
-    return Roadmap(settings, db=db, clock=fixed_clock(now))
+ADMIN_EMAIL = "admin.tests@ac-rennes.fr"  # the first administrator of every test database (see make_roadmap)
+
+
+def make_roadmap(settings: Settings, *, db: Engine | None = None, now: datetime = FIXED_NOW,
+                 admin: bool = True) -> Roadmap:
+    """A service on the test's database; with `admin`, its first administrator ADMIN_EMAIL is created."""
+    roadmap = Roadmap(settings, db=db, clock=fixed_clock(now))
+    if admin:
+        roadmap.bootstrap_admin(ADMIN_EMAIL, "Administration des tests")
+    return roadmap
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], *, delimiter: str = ";",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from roadmap.backup import export_all, restore_all
-from roadmap.cli.common import app, err, out, service
+from roadmap.cli.common import ByOption, app, err, out, require_by, service
 from roadmap.errors import RoadmapError
 
 
@@ -41,8 +41,11 @@ def export_command(
 
 
 @app.command("restore")
-def restore_command(archive: Annotated[Path, typer.Argument(help="Archive créée par « roadmap export ».")]) -> None:
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="Archive créée par « roadmap export ».")], by: ByOption = ""
+) -> None:
     """Restaurer une archive dans une base neuve (roadmap init d'abord ; aucune fusion avec des données existantes)."""
+    require_by(by)
     roadmap = service()
-    counts = restore_all(roadmap.db, roadmap.files, archive)
+    counts = restore_all(roadmap.db, roadmap.files, archive, by=by)
     out.print(f"{archive} : {sum(counts.values())} lignes restaurées.")

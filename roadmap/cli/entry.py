@@ -11,14 +11,15 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from typer.exceptions import TyperException
 
-from roadmap.cli import backup, definitions, imports, overview, people, schools, setup, tables
+from roadmap.cli import audit, backup, definitions, imports, overview, people, schools, setup, tables
 from roadmap.cli.common import app, err
 from roadmap.db import explain
 from roadmap.errors import RoadmapError
 from roadmap.settings import Settings
 from workflows import TransitionRefused, WorkflowError
 
-COMMAND_GROUPS = (backup, definitions, imports, overview, people, schools, setup, tables)  # importing registers them
+# Importing a command group registers its commands.
+COMMAND_GROUPS = (audit, backup, definitions, imports, overview, people, schools, setup, tables)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (

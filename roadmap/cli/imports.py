@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from roadmap.cli.common import EXIT_REJECTED_ROWS, JsonOption, err, import_app, out, print_json, service
+from roadmap.cli.common import (
+    EXIT_REJECTED_ROWS,
+    ByOption,
+    JsonOption,
+    err,
+    import_app,
+    out,
+    print_json,
+    require_by,
+    service,
+)
 
 SHOWN_REJECTIONS = 100  # rejected rows detailed on screen; the count says how many more
 
@@ -15,10 +25,12 @@ SHOWN_REJECTIONS = 100  # rejected rows detailed on screen; the count says how m
 @import_app.command("annuaire")
 def import_annuaire(
     file: Annotated[Path, typer.Argument(help="Extrait de l'Annuaire de l'éducation (CSV ou XLSX).")],
+    by: ByOption = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Importer les écoles et circonscriptions d'un extrait de l'annuaire (réimporter met à jour)."""
-    report = service().import_annuaire(file)
+    """Importer les écoles et circonscriptions d'un extrait de l'annuaire (réimporter met à jour ; action tracée)."""
+    require_by(by)
+    report = service().import_annuaire(file, by=by)
     if as_json:
         print_json(
             {

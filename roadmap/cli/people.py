@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from roadmap.cli.common import JsonOption, out, people_app, print_json, service
+from roadmap.cli.common import ByOption, JsonOption, out, people_app, print_json, require_by, service
+from roadmap.errors import NotFound, RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
 
 
@@ -23,16 +24,22 @@ def people_add(
         ),
     ],
     name: Annotated[str, typer.Option("--name", help="Prénom et nom.")],
+    by: ByOption = "",
 ) -> None:
-    """Enregistrer une personne avec son rôle et son périmètre."""
-    person = service().add_person(email, role, scope, name)
+    """Enregistrer une personne avec son rôle et son périmètre (action d'administration, tracée)."""
+    require_by(by)
+    person = service().add_person(email, role, scope, name, by=by)
     out.print(f"{person.name} <{person.email}> enregistré(e) : {ROLE_LABELS[person.role]}, périmètre {person.scope}.")
 
 
 @people_app.command("remove")
-def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la personne.")]) -> None:
+def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la personne.")], by: ByOption = "") -> None:
     """Retirer une personne (elle ne peut plus agir ; l'historique garde la trace de ses actions)."""
-    person = service().remove_person(email)
+    require_by(by)
+    try:
+        person = service().remove_person(email, by=by)
+    except NotFound as missing:
+        raise RoadmapError(f"{missing}\n  → consultez « roadmap people list ».") from None
     out.print(f"{person.name} <{person.email}> retiré(e) ; ses actions passées restent dans l'historique.")
 
 

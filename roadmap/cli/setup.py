@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from roadmap.cli.common import app, out
 from roadmap.cli.overview import print_dashboard
+from roadmap.errors import RoadmapError
 from roadmap.service import Roadmap
 
 
 @app.command()
-def init() -> None:
-    """Créer la base de données ou la mettre à jour (migrations)."""
+def init(
+    admin: Annotated[
+        str | None, typer.Option("--admin", help="Adresse du premier administrateur (création explicite).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Prénom et nom du premier administrateur.")] = None,
+) -> None:
+    """Créer la base de données ou la mettre à jour (migrations) ; --admin crée le premier administrateur."""
+    if admin and not name:
+        raise RoadmapError("Le premier administrateur a besoin d'un nom.\n  → ajoutez --name \"Prénom Nom\".")
     roadmap = Roadmap.from_env()
     before, after = roadmap.init()
     where = roadmap.db.url.render_as_string(hide_password=True)
@@ -20,6 +31,9 @@ def init() -> None:
         out.print(f"Base de données à jour (révision {after}) : {where}")
     else:
         out.print(f"Base de données {'créée' if before is None else 'mise à jour'} (révision {after}) : {where}")
+    if admin and name:
+        person = roadmap.bootstrap_admin(admin, name)
+        out.print(f"Administrateur : {person.name} <{person.email}>.")
 
 
 @app.command()
@@ -45,6 +59,9 @@ def demo() -> None:
         "  roadmap school approve 0350165P --by ce.ien35.stgregoire@ac-rennes.fr\n"
         "  roadmap school advance 0350266Z --by ecole.0350266z@ac-rennes.fr   (refusé : il manque des éléments)\n"
         "  roadmap school list --step school_council\n"
+        "  roadmap people add direction.0350266z@ac-rennes.fr --role director --scope 0350266Z "
+        "--name 'Nom Prénom' --by cpd.numerique35@ac-rennes.fr\n"
+        "  roadmap audit\n"
         "  roadmap dashboard\n"
         "  roadmap definition show --format mermaid"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from roadmap.settings import Settings
+from tests.factories import ADMIN_EMAIL
 from tests.roadmap.test_cli import ok, run_cli
 
 
@@ -25,7 +26,7 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
     monkeypatch.setenv("ROADMAP_HOME", str(tmp_path / "restored"))
     monkeypatch.delenv("ROADMAP_DATABASE_URL")
     ok(capsys, "init")
-    assert "lignes restaurées" in ok(capsys, "restore", first)
+    assert "lignes restaurées" in ok(capsys, "restore", first, "--by", ADMIN_EMAIL)
     after = json.loads(ok(capsys, "school", "show", "0350122T", "--json"))
     assert after == before
     minutes = next(i for i in json.loads(ok(capsys, "school", "show", "0350165P", "--json"))["history"]
@@ -36,12 +37,17 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
     second = tmp_path / "export-2.zip"
     ok(capsys, "export", second)
     with zipfile.ZipFile(first) as a, zipfile.ZipFile(second) as b:
-        assert json.loads(a.read("data.json")) == json.loads(b.read("data.json"))
+        original, again = json.loads(a.read("data.json")), json.loads(b.read("data.json"))
         assert sorted(a.namelist()) == sorted(b.namelist())
+    # Everything comes back identical; the audit log has one more entry: the restore itself, and who did it.
+    restore_entry = again["tables"]["audit_entry"].pop()
+    assert (restore_entry["action"], restore_entry["actor"], restore_entry["target"]) == (
+        "restore", ADMIN_EMAIL, "export-1.zip")
+    assert original == again
 
     # Work goes on after a restore: new rows get fresh ids, the history keeps growing.
     ok(capsys, "school", "resume", "0350266Z", "--by", "cpd.numerique35@ac-rennes.fr")
-    code, _, err = run_cli(capsys, "restore", first)
+    code, _, err = run_cli(capsys, "restore", first, "--by", ADMIN_EMAIL)
     assert code == 1 and "n'est pas vide" in err
 
 
@@ -50,19 +56,19 @@ def test_restore_refuses_what_is_not_an_export(
 ) -> None:
     not_zip = tmp_path / "donnees.zip"
     not_zip.write_text("pas une archive", encoding="utf-8")
-    code, _, err = run_cli(capsys, "restore", not_zip)
+    code, _, err = run_cli(capsys, "restore", not_zip, "--by", ADMIN_EMAIL)
     assert code == 1 and "archive illisible" in err and "roadmap export" in err
     other = tmp_path / "autre.zip"
     with zipfile.ZipFile(other, "w") as archive:
         archive.writestr("data.json", json.dumps({"format": "autre", "version": 1}))
-    code, _, err = run_cli(capsys, "restore", other)
+    code, _, err = run_cli(capsys, "restore", other, "--by", ADMIN_EMAIL)
     assert code == 1 and "format attendu" in err
     code, _, err = run_cli(capsys, "export", tmp_path / "export.tar")
     assert code == 1 and ".zip" in err
 
 
 def test_restore_into_each_backend_then_keep_working(
-    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The archive comes from a separate SQLite installation...
     monkeypatch.setenv("ROADMAP_HOME", str(tmp_path / "source"))
@@ -71,13 +77,14 @@ def test_restore_into_each_backend_then_keep_working(
     archive = tmp_path / "export.zip"
     ok(capsys, "export", archive)
     # ...and is restored into this test's fresh database (SQLite or PostgreSQL).
-    monkeypatch.setenv("ROADMAP_HOME", str(cli_env.home))
-    monkeypatch.setenv("ROADMAP_DATABASE_URL", cli_env.database_url)
-    ok(capsys, "restore", archive)
+    monkeypatch.setenv("ROADMAP_HOME", str(empty_cli_env.home))
+    monkeypatch.setenv("ROADMAP_DATABASE_URL", empty_cli_env.database_url)
+    ok(capsys, "restore", archive, "--by", "admin.ent@ac-rennes.fr")  # the demo's administrator
     before = json.loads(ok(capsys, "school", "show", "0350165P", "--json"))
     # New rows after explicit ids: sequences must have moved on (PostgreSQL) — no duplicate keys.
     ok(capsys, "school", "approve", "0350165P", "--by", "ce.ien35.stgregoire@ac-rennes.fr")
-    ok(capsys, "people", "add", "nouvelle.cpd@ac-rennes.fr", "--role", "cpd", "--scope", "035", "--name", "Léa Morvan")
+    ok(capsys, "people", "add", "nouvelle.cpd@ac-rennes.fr", "--role", "cpd", "--scope", "035", "--name", "Léa Morvan",
+       "--by", "admin.ent@ac-rennes.fr")
     after = json.loads(ok(capsys, "school", "show", "0350165P", "--json"))
     assert after["state"] == "transmission" and after["version"] == before["version"] + 1
     assert after["history"][:-1] == before["history"]

@@ -24,7 +24,7 @@ from roadmap.cli import french_usage_message
 from roadmap.files import read_upload
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE, VAL_DE_MARNE
-from tests.factories import make_roadmap
+from tests.factories import ADMIN_EMAIL, make_roadmap
 from tests.roadmap import walk
 from tests.roadmap.walk import CPD, DANE, DIRECTOR, IEN, OTHER_SCHOOL, SCHOOL, SCHOOL_CIRCO
 
@@ -112,10 +112,10 @@ def small_extract(target: Path) -> Path:
 def small_db(cli_env: Settings, tmp_path: Path) -> Settings:
     """The test's database with the small real extract imported and the walk's people registered."""
     service = make_roadmap(cli_env)
-    report = service.import_annuaire(small_extract(tmp_path / "extrait-035.csv"))
+    report = service.import_annuaire(small_extract(tmp_path / "extrait-035.csv"), by=ADMIN_EMAIL)
     assert report.schools_created >= 2 and not report.rejected
     walk.add_people(service)
-    service.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou")
+    service.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou", by=ADMIN_EMAIL)
     service.db.dispose()
     return cli_env
 
@@ -139,13 +139,13 @@ def to_awaiting_approval(settings: Settings, tmp_path: Path) -> None:
 def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
     cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    out = ok(capsys, "import", "annuaire", ILLE_ET_VILAINE)
+    out = ok(capsys, "import", "annuaire", ILLE_ET_VILAINE, "--by", ADMIN_EMAIL)
     assert "685 écoles" in out and "685 nouvelles" in out and "23 circonscriptions" in out
     assert show(capsys)["circonscription"]["uai"] == SCHOOL_CIRCO
 
     for email, role, scope, name in ((DIRECTOR, "director", SCHOOL, "Claire Martin"),
                                      (CPD, "cpd", "035", "Paul Le Gall"), (DANE, "dane", "14", "Anne Riou")):
-        out = ok(capsys, "people", "add", email, "--role", role, "--scope", scope, "--name", name)
+        out = ok(capsys, "people", "add", email, "--role", role, "--scope", scope, "--name", name, "--by", ADMIN_EMAIL)
         assert email in out and "enregistré" in out
 
     def check(items: dict[str, str]) -> None:
@@ -189,7 +189,7 @@ def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
     assert detail["allowed_events"] == []
     moves = [(h["event"], h["actor"], h["target"]) for h in detail["history"] if h["event"] != "check"]
     assert moves == [
-        ("start", "import-annuaire", "definition"),
+        ("start", ADMIN_EMAIL, "definition"),  # whoever imported the annuaire opened the roadmap
         ("advance", DIRECTOR, "funding"),
         ("advance", DIRECTOR, "school_council"),
         ("advance", DIRECTOR, "school_council.awaiting_approval"),
@@ -355,7 +355,7 @@ def test_request_changes_needs_a_note_and_sends_back(
 
 def test_people_add_and_list(small_db: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     out = ok(capsys, "people", "add", "Marie.Durand@AC-Rennes.fr", "--role", "cpd", "--scope", "35",
-             "--name", "  Marie Durand ")
+             "--name", "  Marie Durand ", "--by", ADMIN_EMAIL)
     assert "marie.durand@ac-rennes.fr" in out and "CPD" in out and "035" in out
     people = run_json(capsys, "people", "list")
     for person in people:
@@ -372,9 +372,10 @@ def test_people_add_and_list(small_db: Settings, capsys: pytest.CaptureFixture[s
     assert f"{len(people)} personne(s)" in out
 
     ok(capsys, "people", "add", "jeanne.leroy@ac-rennes.fr", "--role", "director", "--scope", "0350122t",
-       "--name", "Jeanne Leroy")
+       "--name", "Jeanne Leroy", "--by", ADMIN_EMAIL)
     assert {p["email"]: p["scope"] for p in run_json(capsys, "people", "list")}["jeanne.leroy@ac-rennes.fr"] == SCHOOL
-    ok(capsys, "people", "add", "admin@ac-rennes.fr", "--role", "admin", "--scope", "*", "--name", "Admin")
+    ok(capsys, "people", "add", "admin@ac-rennes.fr", "--role", "admin", "--scope", "*", "--name", "Admin", "--by",
+       ADMIN_EMAIL)
 
 
 @pytest.mark.parametrize(
@@ -398,7 +399,7 @@ def test_people_add_refuses_bad_input_with_a_hint(
     small_db: Settings, capsys: pytest.CaptureFixture[str], args: list[str], fragments: list[str]
 ) -> None:
     before = run_json(capsys, "people", "list")
-    code, out, err = run_cli(capsys, "people", "add", *args)
+    code, out, err = run_cli(capsys, "people", "add", *args, "--by", ADMIN_EMAIL)
     assert code == 1 and out == ""
     assert err.startswith("Erreur") and "Valeur refusée" in err and "→" in err, err
     for fragment in fragments:
@@ -409,7 +410,7 @@ def test_people_add_refuses_bad_input_with_a_hint(
 def test_people_name_is_printed_verbatim(small_db: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     """Names are data, not console markup: square brackets are shown as typed."""
     out = ok(capsys, "people", "add", "jean.dupont@ac-rennes.fr", "--role", "cpd", "--scope", "035",
-             "--name", "Jean [/b] Dupont")
+             "--name", "Jean [/b] Dupont", "--by", ADMIN_EMAIL)
     assert "Jean [/b] Dupont" in out
     assert {p["email"]: p["name"] for p in run_json(capsys, "people", "list")}["jean.dupont@ac-rennes.fr"] == \
         "Jean [/b] Dupont"
@@ -421,7 +422,7 @@ def test_people_name_is_printed_verbatim(small_db: Settings, capsys: pytest.Capt
 def test_school_list_filters_on_the_real_file(
     cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    ok(capsys, "import", "annuaire", ILLE_ET_VILAINE)
+    ok(capsys, "import", "annuaire", ILLE_ET_VILAINE, "--by", ADMIN_EMAIL)
     service = make_roadmap(cli_env)
     walk.add_people(service)
     service.db.dispose()
@@ -498,11 +499,12 @@ BAD_INPUT = [
     pytest.param(["school", "advance", SCHOOL, "--by", DIRECTOR, "--expect-version", "deux"], 2,
                  ["--expect-version"], id="version-not-a-number"),
     pytest.param(["school", "show"], 2, ["UAI"], id="show-without-uai"),
-    pytest.param(["import", "annuaire", "{tmp}/absent.csv"], 1, ["absent.csv", "introuvable"],
+    pytest.param(["import", "annuaire", "{tmp}/absent.csv", "--by", ADMIN_EMAIL], 1, ["absent.csv", "introuvable"],
                  id="import-missing-file"),
-    pytest.param(["import", "annuaire", "{tmp}/dossier.csv"], 1, ["dossier.csv", "dossier, pas un fichier"],
-                 id="import-directory"),
-    pytest.param(["import", "annuaire", "{tmp}/notes.pdf"], 1, ["notes.pdf", "extension", "CSV"], id="import-pdf"),
+    pytest.param(["import", "annuaire", "{tmp}/dossier.csv", "--by", ADMIN_EMAIL], 1,
+                 ["dossier.csv", "dossier, pas un fichier"], id="import-directory"),
+    pytest.param(["import", "annuaire", "{tmp}/notes.pdf", "--by", ADMIN_EMAIL], 1, ["notes.pdf", "extension", "CSV"],
+                 id="import-pdf"),
     pytest.param(["definition", "show", "--id", "bretagne"], 1, ["bretagne", "national", "grenoble", "aix_marseille"],
                  id="unknown-definition"),
     pytest.param(["definition", "show", "--format", "pdf"], 1, ["pdf", "mermaid"], id="unknown-format"),
@@ -559,8 +561,9 @@ def test_commands_before_init_tell_to_run_roadmap_init(
     monkeypatch.setenv("ROADMAP_HOME", str(tmp_path / "fresh-home"))
     monkeypatch.delenv("ROADMAP_DATABASE_URL", raising=False)
     for args in (["school", "list"], ["people", "list"], ["school", "show", SCHOOL],
-                 ["import", "annuaire", ILLE_ET_VILAINE],
-                 ["people", "add", DIRECTOR, "--role", "admin", "--scope", "*", "--name", "Claire Martin"]):
+                 ["import", "annuaire", ILLE_ET_VILAINE, "--by", ADMIN_EMAIL],
+                 ["people", "add", DIRECTOR, "--role", "admin", "--scope", "*", "--name", "Claire Martin", "--by",
+                  ADMIN_EMAIL]):
         code, out, err = run_cli(capsys, *args)
         assert code == 1, (args, out, err)
         assert "roadmap init" in err and "vide" in err, (args, err)
@@ -574,11 +577,11 @@ def test_commands_before_init_tell_to_run_roadmap_init(
 
 
 def test_init_is_idempotent_on_a_migrated_database(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    ok(capsys, "people", "add", CPD, "--role", "admin", "--scope", "*", "--name", "Paul Le Gall")
+    ok(capsys, "people", "add", CPD, "--role", "admin", "--scope", "*", "--name", "Paul Le Gall", "--by", ADMIN_EMAIL)
     for _ in range(2):
         out = ok(capsys, "init")
         assert "à jour" in out and "0002" in out
-    assert [p["email"] for p in run_json(capsys, "people", "list")] == [CPD]  # data kept
+    assert [p["email"] for p in run_json(capsys, "people", "list")] == [ADMIN_EMAIL, CPD]  # data kept
 
 
 # ------------------------------------------------------------------------------------------- definitions
@@ -694,7 +697,7 @@ def test_suspend_and_resume(small_db: Settings, capsys: pytest.CaptureFixture[st
 
 
 def test_import_of_the_real_val_de_marne_file(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    report = run_json(capsys, "import", "annuaire", VAL_DE_MARNE)
+    report = run_json(capsys, "import", "annuaire", VAL_DE_MARNE, "--by", ADMIN_EMAIL)
     assert report["schools_created"] == 613 and report["rejected"] == [] and report["ignored"] == 0
     assert report["without_circonscription"] == []
     assert report["circonscriptions"] == 24
@@ -711,7 +714,7 @@ def test_import_of_the_real_val_de_marne_file(cli_env: Settings, capsys: pytest.
     assert detail["academie"]["name"] == "Créteil" and detail["academie"]["holiday_zone"] == "C"
     assert detail["definition"] == "national" and detail["step"] == "definition"
 
-    out = ok(capsys, "import", "annuaire", VAL_DE_MARNE)
+    out = ok(capsys, "import", "annuaire", VAL_DE_MARNE, "--by", ADMIN_EMAIL)
     assert "613 écoles" in out and "0 nouvelles" in out and "613 inchangées" in out
 
 
@@ -777,11 +780,11 @@ def test_people_remove_stops_a_person_acting_and_keeps_the_history(
     small_db: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ok(capsys, "school", "check", SCHOOL, "features", "blog", "--by", DIRECTOR)  # small_db registered DIRECTOR
-    assert "retiré(e)" in ok(capsys, "people", "remove", DIRECTOR.upper())
+    assert "retiré(e)" in ok(capsys, "people", "remove", DIRECTOR.upper(), "--by", ADMIN_EMAIL)
     assert DIRECTOR not in ok(capsys, "people", "list", "--json")
     code, _, err = run_cli(capsys, "school", "check", SCHOOL, "admin_tools", "--by", DIRECTOR)
     assert code == 1 and "introuvable" in err
     history = json.loads(ok(capsys, "school", "show", SCHOOL, "--json"))["history"]
     assert [h["actor"] for h in history if h["event"] == "check"] == [DIRECTOR]
-    code, _, err = run_cli(capsys, "people", "remove", "personne@ac-rennes.fr")
+    code, _, err = run_cli(capsys, "people", "remove", "personne@ac-rennes.fr", "--by", ADMIN_EMAIL)
     assert code == 1 and "people list" in err

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from roadmap.settings import REPO_DATA, Settings
 from tests.conftest import POSTGRES_URL, postgres_database
+from tests.factories import ADMIN_EMAIL
 from tests.roadmap.test_cli import ok, run_cli
 
 DEMO_EXTRACT = REPO_DATA / "demo" / "annuaire-demo-ille-et-vilaine.csv"
@@ -60,19 +61,19 @@ def test_a_read_only_roadmap_home_is_named_as_such(
 def test_a_database_locked_past_the_timeout_says_another_operation_holds_it(
     sqlite_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ok(capsys, "init")
+    ok(capsys, "init", "--admin", ADMIN_EMAIL, "--name", "Administration")
     monkeypatch.setenv("ROADMAP_BUSY_TIMEOUT", "0.2")
     holder = sqlite3.connect(sqlite_home / "roadmap.sqlite3", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")  # another process writing
-        err = fails(capsys, "import", "annuaire", DEMO_EXTRACT)
+        err = fails(capsys, "import", "annuaire", DEMO_EXTRACT, "--by", ADMIN_EMAIL)
         assert "occupée par une autre opération" in err
         assert "roadmap init" not in err
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     monkeypatch.setenv("ROADMAP_BUSY_TIMEOUT", "5")
-    ok(capsys, "import", "annuaire", DEMO_EXTRACT)  # the lock gone, the same command works
+    ok(capsys, "import", "annuaire", DEMO_EXTRACT, "--by", ADMIN_EMAIL)  # the lock gone, the same command works
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,7 @@ def test_unusable_database_urls_are_explained(
 def test_a_dropped_migration_table_is_not_answered_by_run_init(
     cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ok(capsys, "import", "annuaire", DEMO_EXTRACT)
+    ok(capsys, "import", "annuaire", DEMO_EXTRACT, "--by", ADMIN_EMAIL)
     engine = create_engine(cli_env.database_url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE alembic_version"))
@@ -126,6 +127,6 @@ def test_a_postgresql_url_with_percent_encoded_options_works(
         encoded = make_url(url).render_as_string(hide_password=False) + "?options=-c%20statement_timeout%3D60000"
         monkeypatch.setenv("ROADMAP_HOME", str(tmp_path))
         monkeypatch.setenv("ROADMAP_DATABASE_URL", encoded)
-        ok(capsys, "init")
-        ok(capsys, "import", "annuaire", DEMO_EXTRACT)
+        ok(capsys, "init", "--admin", ADMIN_EMAIL, "--name", "Administration")
+        ok(capsys, "import", "annuaire", DEMO_EXTRACT, "--by", ADMIN_EMAIL)
         assert "115 école(s)" in ok(capsys, "school", "list")

@@ -15,7 +15,7 @@ from roadmap.models import Person, School
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE
-from tests.factories import ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
+from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from tests.roadmap.test_cli import run_cli, run_json
 from tests.workflows.test_engine import run_in_threads
 
@@ -58,11 +58,11 @@ def snapshot(service: Roadmap) -> dict[str, tuple[str, ...]]:
 
 @pytest.mark.parametrize("empty_cells", [False, True], ids=["columns-missing", "cells-empty"])
 def test_a_narrower_extract_never_blanks_what_is_held(service: Roadmap, tmp_path: Path, empty_cells: bool) -> None:
-    service.import_annuaire(ILLE_ET_VILAINE)
+    service.import_annuaire(ILLE_ET_VILAINE, by=ADMIN_EMAIL)
     before = snapshot(service)
     with service.session() as session:
         contacts = session.exec(select(func.count()).select_from(Person)).one()
-    report = service.import_annuaire(narrow_extract(tmp_path, empty_cells=empty_cells))
+    report = service.import_annuaire(narrow_extract(tmp_path, empty_cells=empty_cells), by=ADMIN_EMAIL)
     assert not report.rejected
     assert snapshot(service) == before
     assert report.schools_updated == 0 and report.schools_unchanged == len(before)
@@ -79,10 +79,10 @@ def test_a_narrower_extract_never_blanks_what_is_held(service: Roadmap, tmp_path
 def test_the_cli_says_which_columns_were_read_and_what_was_kept(
     cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_cli(capsys, "import", "annuaire", ILLE_ET_VILAINE)
-    report = run_json(capsys, "import", "annuaire", narrow_extract(tmp_path, empty_cells=True))
+    run_cli(capsys, "import", "annuaire", ILLE_ET_VILAINE, "--by", ADMIN_EMAIL)
+    report = run_json(capsys, "import", "annuaire", narrow_extract(tmp_path, empty_cells=True), "--by", ADMIN_EMAIL)
     assert "téléphone (Telephone)" in report["columns"] and report["kept_values"] > 0
-    code, out, _err = run_cli(capsys, "import", "annuaire", narrow_extract(tmp_path))
+    code, out, _err = run_cli(capsys, "import", "annuaire", narrow_extract(tmp_path), "--by", ADMIN_EMAIL)
     assert code == 0 and "Colonnes lues : UAI de l'établissement (Identifiant_de_l_etablissement)" in out
 
 
@@ -92,7 +92,7 @@ def test_a_too_long_value_is_a_rejected_row_the_same_on_every_backend(service: R
         annuaire_row("0350165P", "École B", phone="02" + "9" * FIELD_LIMITS["phone"]),
         annuaire_row("0350266Z", "É" * (FIELD_LIMITS["name"] + 1)),
     ])
-    report = service.import_annuaire(path)
+    report = service.import_annuaire(path, by=ADMIN_EMAIL)
     assert [(e.line, e.uai) for e in report.rejected] == [(3, "0350165P"), (4, "0350266Z")]
     assert "colonne « Telephone »" in report.rejected[0].reason and "au plus" in report.rejected[0].reason
     assert "colonne « Nom_etablissement »" in report.rejected[1].reason
@@ -121,7 +121,7 @@ def test_many_bad_rows_are_counted_but_only_the_first_are_detailed(
 ) -> None:
     rows = [annuaire_row("0350122T", "École A")] + [annuaire_row(f"12{n:04d}A", "Mauvaise") for n in range(250)]
     path = write_csv(tmp_path / "bad.csv", ANNUAIRE_HEADER, rows)
-    code, _out, err = run_cli(capsys, "import", "annuaire", path)
+    code, _out, err = run_cli(capsys, "import", "annuaire", path, "--by", ADMIN_EMAIL)
     assert code == 3
     assert err.count("\nligne ") + err.startswith("ligne ") == 100
     assert "… et 150 autre(s) ligne(s) rejetée(s)" in err and "250 ligne(s) rejetée(s)" in err
@@ -129,8 +129,8 @@ def test_many_bad_rows_are_counted_but_only_the_first_are_detailed(
 
 def test_two_imports_at_once_both_succeed_without_duplicates(settings: Settings) -> None:
     first, second = make_roadmap(settings), make_roadmap(settings)
-    results = run_in_threads(lambda: first.import_annuaire(ILLE_ET_VILAINE),
-                             lambda: second.import_annuaire(ILLE_ET_VILAINE))
+    results = run_in_threads(lambda: first.import_annuaire(ILLE_ET_VILAINE, by=ADMIN_EMAIL),
+                             lambda: second.import_annuaire(ILLE_ET_VILAINE, by=ADMIN_EMAIL))
     assert all(isinstance(r, ImportReport) for r in results), results
     created = sorted(r.schools_created for r in results)
     assert created[0] == 0 and created[1] > 600  # the second waited, then found every school already there

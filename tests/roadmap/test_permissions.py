@@ -15,7 +15,7 @@ from roadmap.models import School
 from roadmap.permissions import authorize, covers, normalize_scope
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
-from tests.factories import ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
+from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from workflows import Actor
 from workflows.errors import TransitionRefused
 
@@ -65,17 +65,17 @@ def territory(tmp_path: Path) -> Path:
 
 def setup_roadmap(settings: Settings, tmp_path: Path, *, people: bool = True) -> Roadmap:
     roadmap = make_roadmap(settings)
-    report = roadmap.import_annuaire(territory(tmp_path))
+    report = roadmap.import_annuaire(territory(tmp_path), by=ADMIN_EMAIL)
     assert report.schools == 5 and report.circonscriptions == 3 and report.without_circonscription == [S4, S5]
     if people:
-        roadmap.add_person(DIRECTOR_1, "director", S1, "Claire Martin")
-        roadmap.add_person(DIRECTOR_2, "director", S2, "Yann Guillou")
-        roadmap.add_person(DIRECTOR_3, "director", S3, "Morgane Le Bihan")
-        roadmap.add_person(CPD_35, "cpd", "035", "Paul Le Gall")
-        roadmap.add_person(CPD_22, "cpd", "022", "Erwan Tanguy")
-        roadmap.add_person(DANE_14, "dane", "14", "Anne Riou")
-        roadmap.add_person(DANE_24, "dane", "24", "Sophie Martin")
-        roadmap.add_person(ADMIN, "admin", "*", "Administration ENT")
+        roadmap.add_person(DIRECTOR_1, "director", S1, "Claire Martin", by=ADMIN_EMAIL)
+        roadmap.add_person(DIRECTOR_2, "director", S2, "Yann Guillou", by=ADMIN_EMAIL)
+        roadmap.add_person(DIRECTOR_3, "director", S3, "Morgane Le Bihan", by=ADMIN_EMAIL)
+        roadmap.add_person(CPD_35, "cpd", "035", "Paul Le Gall", by=ADMIN_EMAIL)
+        roadmap.add_person(CPD_22, "cpd", "022", "Erwan Tanguy", by=ADMIN_EMAIL)
+        roadmap.add_person(DANE_14, "dane", "14", "Anne Riou", by=ADMIN_EMAIL)
+        roadmap.add_person(DANE_24, "dane", "24", "Sophie Martin", by=ADMIN_EMAIL)
+        roadmap.add_person(ADMIN, "admin", "*", "Administration ENT", by=ADMIN_EMAIL)
     return roadmap
 
 
@@ -288,12 +288,12 @@ BAD_PEOPLE = [
 
 def test_people_add_refuses_bad_entries_saying_what_and_how_to_fix(settings: Settings, tmp_path: Path) -> None:
     roadmap = setup_roadmap(settings, tmp_path, people=False)
-    roadmap.add_person(DIRECTOR_1, "director", S1, "Claire Martin")
+    roadmap.add_person(DIRECTOR_1, "director", S1, "Claire Martin", by=ADMIN_EMAIL)
     before = [(p.email, p.role, p.scope) for p in roadmap.people()]
     problems: list[tuple[object, ...]] = []
     for email, role, scope, name, fragments in BAD_PEOPLE:
         try:
-            roadmap.add_person(email, role, scope, name)
+            roadmap.add_person(email, role, scope, name, by=ADMIN_EMAIL)
         except RoadmapError as error:
             message = str(error)
             if not isinstance(error, InvalidValue) or "→" not in message:
@@ -320,11 +320,12 @@ def test_normalize_scope(role: str, raw: str, expected: str) -> None:
 def test_people_add_stores_normalised_scopes_that_then_work(settings: Settings, tmp_path: Path) -> None:
     roadmap = setup_roadmap(settings, tmp_path, people=False)
     added = [
-        roadmap.add_person("  Paul.LeGall@AC-Rennes.fr ", "cpd", "35", " Paul Le Gall "),
-        roadmap.add_person("anne.riou@ac-grenoble.fr", "dane", "8", "Anne Riou"),
-        roadmap.add_person("claire.martin@ac-rennes.fr", "director", f" {S1.lower()} ", "Claire Martin"),
-        roadmap.add_person("ien.dinan@ac-rennes.fr", "ien", CIRCO_C.lower(), "Jean Ien"),
-        roadmap.add_person("admin@ac-rennes.fr", "admin", "", "Administration"),
+        roadmap.add_person("  Paul.LeGall@AC-Rennes.fr ", "cpd", "35", " Paul Le Gall ", by=ADMIN_EMAIL),
+        roadmap.add_person("anne.riou@ac-grenoble.fr", "dane", "8", "Anne Riou", by=ADMIN_EMAIL),
+        roadmap.add_person("claire.martin@ac-rennes.fr", "director", f" {S1.lower()} ", "Claire Martin",
+                           by=ADMIN_EMAIL),
+        roadmap.add_person("ien.dinan@ac-rennes.fr", "ien", CIRCO_C.lower(), "Jean Ien", by=ADMIN_EMAIL),
+        roadmap.add_person("admin@ac-rennes.fr", "admin", "", "Administration", by=ADMIN_EMAIL),
     ]
     assert [(p.email, p.role, p.scope, p.name) for p in added] == [
         ("paul.legall@ac-rennes.fr", "cpd", "035", "Paul Le Gall"),
@@ -347,10 +348,10 @@ def test_people_add_stores_normalised_scopes_that_then_work(settings: Settings, 
 def test_an_annuaire_mailbox_can_be_named_by_the_person_who_uses_it(settings: Settings, tmp_path: Path) -> None:
     roadmap = setup_roadmap(settings, tmp_path, people=False)
     mailbox = f"ecole.{S1}@ac-rennes.fr"
-    person = roadmap.add_person(mailbox.upper(), "director", S1.lower(), "Claire Martin")
+    person = roadmap.add_person(mailbox.upper(), "director", S1.lower(), "Claire Martin", by=ADMIN_EMAIL)
     assert (person.email, person.name, person.source) == (mailbox.lower(), "Claire Martin", "manual")
     assert [p.email for p in roadmap.people() if p.email == mailbox.lower()] == [mailbox.lower()]  # no duplicate
     with roadmap.session() as session:
         assert director_name(session, S1) == "Claire Martin"  # the account table's Responsable
-    roadmap.import_annuaire(territory(tmp_path))  # a later import does not take the name back
+    roadmap.import_annuaire(territory(tmp_path), by=ADMIN_EMAIL)  # a later import does not take the name back
     assert [(p.name, p.source) for p in roadmap.people() if p.email == mailbox.lower()] == [("Claire Martin", "manual")]

@@ -29,7 +29,7 @@ from roadmap.models import Person, School
 from roadmap.permissions import covers
 from roadmap.service import Roadmap
 from roadmap.settings import REPO_DATA, Settings
-from tests.factories import ANNUAIRE_HEADER, FIXED_NOW, annuaire_row, make_roadmap, write_csv
+from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, FIXED_NOW, annuaire_row, make_roadmap, write_csv
 from workflows.errors import WorkflowError
 from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance
 
@@ -84,14 +84,14 @@ def territory_csv(path: Path) -> Path:
 def prepare(settings: Settings, tmp_path: Path) -> None:
     """Import the territory and register the people, in the test's database (then used as a template)."""
     roadmap = make_roadmap(settings)
-    report = roadmap.import_annuaire(territory_csv(tmp_path / "territoire.csv"))
+    report = roadmap.import_annuaire(territory_csv(tmp_path / "territoire.csv"), by=ADMIN_EMAIL)
     assert report.schools == len(SCHOOLS) and not report.without_circonscription and not report.rejected
     for number, (school, email) in enumerate(DIRECTORS.items()):
-        roadmap.add_person(email, "director", school, f"Direction {number}")
+        roadmap.add_person(email, "director", school, f"Direction {number}", by=ADMIN_EMAIL)
     for departement, email in CPD.items():
-        roadmap.add_person(email, "cpd", departement, f"CPD {departement}")
-    roadmap.add_person(DANE, "dane", ACADEMIE, "DANE")
-    roadmap.add_person(ADMIN, "admin", "*", "Administration")
+        roadmap.add_person(email, "cpd", departement, f"CPD {departement}", by=ADMIN_EMAIL)
+    roadmap.add_person(DANE, "dane", ACADEMIE, "DANE", by=ADMIN_EMAIL)
+    roadmap.add_person(ADMIN, "admin", "*", "Administration", by=ADMIN_EMAIL)
     if roadmap.db.dialect.name == "sqlite":
         with roadmap.db.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -16,6 +16,7 @@ import pytest
 from roadmap.account_table import COLUMNS, write_table
 from roadmap.atomic import WriteError, atomic_write
 from roadmap.settings import Settings
+from tests.factories import ADMIN_EMAIL
 from tests.roadmap.test_cli import ok, run_cli
 
 HOSTILE = {"RNE": "0350122T", "Nom": "=HYPERLINK(\"http://x\",\"clic\")", "Voie": "+33 rue", "Commune": "-2+3",
@@ -134,7 +135,7 @@ def restore_into_fresh(capsys: pytest.CaptureFixture[str], tmp_path: Path, monke
     monkeypatch.setenv("ROADMAP_HOME", str(tmp_path / f"fresh-{archive.stem}"))
     monkeypatch.delenv("ROADMAP_DATABASE_URL", raising=False)
     ok(capsys, "init")
-    code, _out, err = run_cli(capsys, "restore", archive)
+    code, _out, err = run_cli(capsys, "restore", archive, "--by", ADMIN_EMAIL)
     return code, err
 
 

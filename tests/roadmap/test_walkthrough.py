@@ -18,7 +18,7 @@ from roadmap.service import Roadmap
 from roadmap.settings import Settings
 from roadmap.views import school_detail
 from tests.conftest import ILLE_ET_VILAINE
-from tests.factories import ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
+from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from tests.roadmap.walk import (
     COUNCIL_ITEMS,
     CPD,
@@ -106,14 +106,15 @@ def real_extract(tmp_path: Path, uais: set[str]) -> Path:
 def small_roadmap(settings: Settings, tmp_path: Path, *, named_director: bool = True) -> Roadmap:
     """Both Ille-et-Vilaine schools of walk.py and their two circonscriptions, from the real extract."""
     roadmap = make_roadmap(settings)
-    report = roadmap.import_annuaire(real_extract(tmp_path, {SCHOOL, OTHER_SCHOOL, SCHOOL_CIRCO, OTHER_CIRCO}))
+    extract = real_extract(tmp_path, {SCHOOL, OTHER_SCHOOL, SCHOOL_CIRCO, OTHER_CIRCO})
+    report = roadmap.import_annuaire(extract, by=ADMIN_EMAIL)
     assert report.schools == 2 and not report.rejected
     if named_director:
         add_people(roadmap)
     else:
-        roadmap.add_person(CPD, "cpd", "035", "Paul Le Gall")
-        roadmap.add_person(DANE, "dane", "14", "Anne Riou")
-    roadmap.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou")
+        roadmap.add_person(CPD, "cpd", "035", "Paul Le Gall", by=ADMIN_EMAIL)
+        roadmap.add_person(DANE, "dane", "14", "Anne Riou", by=ADMIN_EMAIL)
+    roadmap.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou", by=ADMIN_EMAIL)
     return roadmap
 
 
@@ -182,7 +183,7 @@ def walk_to_parent_training(roadmap: Roadmap, tmp_path: Path) -> None:
 
 def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: Settings, tmp_path: Path) -> None:
     roadmap = make_roadmap(settings)
-    report = roadmap.import_annuaire(ILLE_ET_VILAINE)
+    report = roadmap.import_annuaire(ILLE_ET_VILAINE, by=ADMIN_EMAIL)
     assert report.schools_created > 600
     add_people(roadmap)
 
@@ -194,7 +195,7 @@ def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: S
     assert detail["state"] == "deployed" and detail["step"] == "deployed"
     assert detail["allowed_events"] == []
     assert moves(roadmap, SCHOOL) == [
-        ("import-annuaire", "admin", "start", None, "definition"),
+        (ADMIN_EMAIL, "admin", "start", None, "definition"),  # whoever imported the annuaire
         (DIRECTOR, "director", "advance", "definition", "funding"),
         (DIRECTOR, "director", "advance", "funding", "school_council"),
         (DIRECTOR, "director", "advance", "school_council", "school_council.awaiting_approval"),
@@ -415,7 +416,7 @@ def test_transmission_needs_a_named_director_in_the_account_row(settings: Settin
     assert "« Responsable »" in reasons[0] and f"--role director --scope {SCHOOL}" in reasons[0]
     assert school_detail(roadmap, SCHOOL)["blockers"]["advance"] == reasons
 
-    roadmap.add_person(DIRECTOR, "director", SCHOOL, "Claire Martin")
+    roadmap.add_person(DIRECTOR, "director", SCHOOL, "Claire Martin", by=ADMIN_EMAIL)
     roadmap.fire(SCHOOL, "advance", SCHOOL_MAILBOX)
     assert state_of(roadmap, SCHOOL) == "transmission.submitted"
     # Submitted: the checklist is frozen while the CPD routes the table.
@@ -425,14 +426,14 @@ def test_transmission_needs_a_named_director_in_the_account_row(settings: Settin
 
 def test_first_table_of_each_departement_goes_through_the_dane(settings: Settings, tmp_path: Path) -> None:
     roadmap = make_roadmap(settings)
-    roadmap.import_annuaire(ILLE_ET_VILAINE)
-    report = roadmap.import_annuaire(outside_extract(tmp_path))
+    roadmap.import_annuaire(ILLE_ET_VILAINE, by=ADMIN_EMAIL)
+    report = roadmap.import_annuaire(outside_extract(tmp_path), by=ADMIN_EMAIL)
     assert report.schools_created == 2 and report.without_circonscription == [SCHOOL_94]
     add_people(roadmap)
-    roadmap.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou")
-    roadmap.add_person(DIRECTOR_22, "director", SCHOOL_22, "Morgane Le Bihan")
-    roadmap.add_person(CPD_22, "cpd", "22", "Erwan Tanguy")
-    roadmap.add_person(DANE_CRETEIL, "dane", "24", "Sophie Martin")
+    roadmap.add_person(OTHER_DIRECTOR, "director", OTHER_SCHOOL, "Yann Guillou", by=ADMIN_EMAIL)
+    roadmap.add_person(DIRECTOR_22, "director", SCHOOL_22, "Morgane Le Bihan", by=ADMIN_EMAIL)
+    roadmap.add_person(CPD_22, "cpd", "22", "Erwan Tanguy", by=ADMIN_EMAIL)
+    roadmap.add_person(DANE_CRETEIL, "dane", "24", "Sophie Martin", by=ADMIN_EMAIL)
 
     walk_to_transmission(roadmap, tmp_path)
     fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, DIRECTOR)
@@ -668,7 +669,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     assert (detail["departement"]["code"], detail["departement"]["name"]) == ("035", "Ille-et-Vilaine")
     assert (detail["academie"]["code"], detail["academie"]["name"]) == ("14", "Rennes")
     assert [(h["actor"], h["event"], h["source"], h["target"]) for h in detail["history"]] == [
-        ("import-annuaire", "start", None, "definition"),
+        (ADMIN_EMAIL, "start", None, "definition"),
         (DIRECTOR, "check", "definition", "definition"),
         (DIRECTOR, "check", "definition", "definition"),
     ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from roadmap.files import read_upload
 from roadmap.service import Roadmap
+from tests.factories import ADMIN_EMAIL
 
 SCHOOL = "0350122T"  # École primaire publique les Lucioles, Baulon — circonscription de Bruz (0350739N)
 SCHOOL_CIRCO = "0350739N"
@@ -35,9 +36,9 @@ TRAINING_ITEMS = {"technical_training_date": "2026-11-19", "usage_training_date"
 
 
 def add_people(roadmap: Roadmap, school: str = SCHOOL, director: str = DIRECTOR) -> None:
-    roadmap.add_person(director, "director", school, "Claire Martin")
-    roadmap.add_person(CPD, "cpd", "035", "Paul Le Gall")
-    roadmap.add_person(DANE, "dane", "14", "Anne Riou")
+    roadmap.add_person(director, "director", school, "Claire Martin", by=ADMIN_EMAIL)
+    roadmap.add_person(CPD, "cpd", "035", "Paul Le Gall", by=ADMIN_EMAIL)
+    roadmap.add_person(DANE, "dane", "14", "Anne Riou", by=ADMIN_EMAIL)
 
 
 def fill(roadmap: Roadmap, uai: str, items: dict[str, str], by: str) -> None:
