@@ -21,10 +21,15 @@ from workflows.errors import ConcurrencyConflict, TransitionRefused, UnknownInst
 from workflows.guards import Actor, GuardContext, GuardRegistry
 from workflows.machine import CompiledWorkflow, Edge, compile_definition
 from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
+from workflows.versions import UPGRADE_EVENT
 
 START_EVENT = "start"
 CHECK_EVENT = "check"
-_ENGINE_EVENT_LABELS = {START_EVENT: "Ouverture du parcours", CHECK_EVENT: "Mise à jour de la liste de contrôle"}
+_ENGINE_EVENT_LABELS = {
+    START_EVENT: "Ouverture du parcours",
+    CHECK_EVENT: "Mise à jour de la liste de contrôle",
+    UPGRADE_EVENT: "Passage à une nouvelle version de la définition",
+}
 
 
 @dataclass(frozen=True)
