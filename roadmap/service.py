@@ -165,9 +165,22 @@ class Roadmap:
             check_schema(self.db)
         except RoadmapError:
             return None
-        definitions = {candidate.id: candidate} if candidate else self.definitions
+        definitions = self._with_variants(candidate) if candidate else self.definitions
         with self.session() as session:
             return plan(session, definitions)
+
+    def _with_variants(self, candidate: Definition) -> dict[str, Definition]:
+        """The candidate, and the installed variants extending it rebuilt on it (they change with their base)."""
+        result = {candidate.id: candidate}
+        for definition in self.definitions.values():
+            if definition.extends == candidate.id and definition.source:
+                result[definition.id] = load_definition_file(
+                    Path(definition.source),
+                    guards=self.engine.guards.signatures(),
+                    roles=ROLE_LABELS,
+                    known={**self.definitions, **result},
+                )
+        return result
 
     def read_definition_file(self, path: Path) -> Definition:
         """A draft definition file, validated as if installed beside the others."""

@@ -23,13 +23,18 @@ from workflows.errors import ConcurrencyConflict, InvalidItemValue, TransitionRe
 from workflows.guards import Actor, GuardContext, GuardRegistry, is_deferred
 from workflows.machine import CompiledWorkflow, Edge, compile_definition
 from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
+from workflows.versions import UPGRADE_EVENT
 
 START_EVENT = "start"
 CHECK_EVENT = "check"
 # Execution option set on the connection of every write unit of work: a backend that needs it (SQLite: BEGIN
 # IMMEDIATE) takes its write lock when the transaction begins, so concurrent writers queue instead of failing.
 WRITE_INTENT = "workflows_write_intent"
-_ENGINE_EVENT_LABELS = {START_EVENT: "Ouverture du parcours", CHECK_EVENT: "Mise à jour de la liste de contrôle"}
+_ENGINE_EVENT_LABELS = {
+    START_EVENT: "Ouverture du parcours",
+    CHECK_EVENT: "Mise à jour de la liste de contrôle",
+    UPGRADE_EVENT: "Passage à une nouvelle version de la définition",
+}
 
 
 @dataclass(frozen=True)

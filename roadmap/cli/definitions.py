@@ -128,12 +128,13 @@ def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à 
 
 
 def compatibility_line(change: VersionChange) -> str:
+    name = f"« {change.definition_id} » : "
     if change.status == "unchanged":
-        return f"Version {change.version} déjà installée, identique : rien ne changera."
+        return name + f"version {change.version} déjà installée, identique : rien ne changera."
     if change.installed is None:
-        return f"Nouvelle définition : « roadmap init » installera la version {change.version}."
+        return name + f"nouvelle définition : « roadmap init » installera la version {change.version}."
     moved = sum(1 for move in change.moves if move.source != move.target)
-    return (
-        f"Compatible : « roadmap init » passera de la version {change.installed} à la version {change.version} ; "
+    return name + (
+        f"compatible : « roadmap init » passera de la version {change.installed} à la version {change.version} ; "
         f"{len(change.moves)} école(s) suivront la nouvelle version, dont {moved} changeront d'état."
     )

@@ -47,7 +47,8 @@ def test_a_new_version_is_checked_then_installed_by_init(
     assert "national" in err and "grenoble" in err  # the variants extend it: they changed too
 
     out = ok(capsys, "definition", "check", data_copy)
-    assert "version 2" in out and "Compatible" in out and "de la version 1 à la version 2" in out
+    assert "« national » : compatible" in out and "de la version 1 à la version 2" in out
+    assert "« grenoble » : compatible" in out  # its variants are rebuilt on the new version and checked too
 
     ok(capsys, "init")
     assert SCHOOL in ok(capsys, "school", "list")

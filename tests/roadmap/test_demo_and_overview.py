@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from openpyxl import load_workbook
 
 from roadmap.account_table import COLUMNS
-from roadmap.settings import Settings
+from roadmap.demo import happy_path
+from roadmap.service import load_roadmaps
+from roadmap.settings import REPO_DATA, Settings
 from tests.roadmap.test_cli import ok, run_cli
 
 DEMO_WALKED = {
@@ -80,3 +83,18 @@ def test_account_table_export_has_the_thirteen_columns(
     assert values[0] == list(COLUMNS) and values[1][0] == "0350122T"
     code, _, err = run_cli(capsys, "table", "export", tmp_path / "tableau.pdf")
     assert code == 1 and ".xlsx ou .csv" in err
+
+
+def test_the_demo_walk_is_data_that_matches_the_national_roadmap() -> None:
+    """The walk lives in data/demo/scenario.toml (no Python module names an item): each stop names a state of the
+    national roadmap, items of that state's step, and an event that leaves the state towards the next stop."""
+    national = load_roadmaps(REPO_DATA / "roadmaps")["national"]
+    path = happy_path(REPO_DATA / "demo")
+    assert [stop.state for stop in path][:2] == [national.initial, "funding"]
+    for stop in path:
+        step = national.step_of(stop.state)
+        assert step is not None, stop.state
+        assert all(step.item(item) for item in stop.items), (stop.state, stop.items)
+    for stop, following in itertools.pairwise(path):
+        assert any(t.event == stop.event and t.dest == following.state
+                   for t, source, _ in national.edges() if source == stop.state), (stop.state, stop.event)

@@ -222,3 +222,8 @@ def test_the_upgrade_table_is_validated() -> None:
     with pytest.raises(DefinitionError) as caught:
         definition(RENAMED + '\n[upgrade]\nstate = {}\n')
     assert "clé inconnue « state »" in caught.value.message
+
+
+def test_upgrade_rows_have_a_french_label_in_the_history(db: Engine) -> None:
+    engine = WorkflowEngine(db, {"flow": definition(FLOW)}, GuardRegistry())
+    assert engine.event_label(definition(FLOW), "upgrade") == "Passage à une nouvelle version de la définition"
