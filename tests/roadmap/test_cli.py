@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -20,6 +21,7 @@ from unittest import mock
 import pytest
 
 import roadmap.cli
+from roadmap.account_table import COLUMNS, row_problems
 from roadmap.cli import french_usage_message
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE, VAL_DE_MARNE
@@ -812,3 +814,13 @@ def test_control_characters_and_markup_in_a_school_name_reach_the_terminal_escap
         assert "\x1b" not in out and "\r" not in out and "\u202e" not in out, repr(out)
         assert "\\x1b[31m" in out and "\\u202e" in out, out
     assert "\\x1b[31mRouge[bold] gras" in ok(capsys, "school", "show", SCHOOL)
+
+
+def test_stored_refusal_reasons_name_no_cli_command(small_db: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """The domain says what is wrong; only the CLI names its commands and flags, when it prints."""
+    assert run_cli(capsys, "school", "advance", SCHOOL, "--by", DIRECTOR)[0] == 1
+    assert run_cli(capsys, "school", "advance", SCHOOL, "--by", "inconnu@ac-rennes.fr")[0] == 1
+    empty_row = dict.fromkeys(COLUMNS, "") | {"RNE": SCHOOL}
+    reasons = [r for refusal in run_json(capsys, "school", "refusals", SCHOOL) for r in refusal["reasons"]]
+    for reason in reasons + row_problems(empty_row, None, date(2026, 12, 3)):
+        assert "roadmap " not in reason and "--" not in reason, reason
