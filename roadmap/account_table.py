@@ -99,8 +99,8 @@ def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: 
     for column in COLUMNS:
         if column not in OPTIONAL_COLUMNS and not row.get(column, "").strip():
             fix = {
-                "Responsable": "enregistrez le directeur ou la directrice : roadmap people add EMAIL --role director "
-                f"--scope {row.get('RNE', 'UAI')} --name 'Prénom Nom'",
+                "Responsable": "enregistrez le directeur ou la directrice de l'école "
+                f"{row.get('RNE', '')} comme personne habilitée (rôle direction, avec son nom)",
                 "CIRCO": "l'école n'est rattachée à aucune circonscription : réimportez un annuaire qui la renseigne",
                 "RNE CIRCO": "l'école n'est rattachée à aucune circonscription",
                 "date CE": "renseignez la date du conseil d'école (étape Conseil d'école)",

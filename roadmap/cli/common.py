@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Annotated, Any
 
 import typer
+import typer.rich_utils
 from rich.console import Console
+from rich.text import Text
+from typer._click import core as click_core
+from typer._click import formatting as click_formatting
 
 from roadmap.errors import RoadmapError
 from roadmap.service import Roadmap
@@ -31,9 +36,64 @@ app.add_typer(definition_app, name="definition")
 table_app = typer.Typer(help="Tableau de création des comptes.", no_args_is_help=True)
 app.add_typer(table_app, name="table")
 
-# markup=False: names, values and reasons come from users and files; "[x]" in them must print as typed.
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+# C0/C1 controls (ESC, BEL, \r...), DEL and bidi overrides/isolates: shown escaped, never sent raw to a terminal.
+_UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """The text with every control character replaced by its escape (e.g. ESC becomes \\x1b)."""
+    return _UNSAFE_CHARACTERS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class SafeConsole(Console):
+    """A console that never interprets markup and escapes control characters in every string it renders.
+
+    Strings given to print() and the cells of rich tables both go through render_str, so data from users and
+    files ("[bold]", "\x1b[31m", "\r") prints as typed, made visible, wherever it appears.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs["markup"] = False
+        return super().render_str(terminal_safe(text), **kwargs)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True, markup=False)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def _french_help_chrome() -> None:
+    """Typer's and click's help texts in French: panel titles, usage prefix, defaults, the --help option itself."""
+    rich_utils: Any = typer.rich_utils
+    rich_utils.ARGUMENTS_PANEL_TITLE = "Arguments"
+    rich_utils.OPTIONS_PANEL_TITLE = "Options"
+    rich_utils.COMMANDS_PANEL_TITLE = "Commandes"
+    rich_utils.ERRORS_PANEL_TITLE = "Erreur"
+    rich_utils.ABORTED_TEXT = "Interrompu."
+    rich_utils.DEFAULT_STRING = "[défaut : {}]"
+    rich_utils.ENVVAR_STRING = "[variable d'environnement : {}]"
+    rich_utils.REQUIRED_LONG_STRING = "[obligatoire]"
+    rich_utils.DEPRECATED_STRING = "(obsolète) "
+    rich_utils.RICH_HELP = "Essayez [blue]'{command_path} {help_option}'[/] pour l'aide."
+    formatter: Any = click_formatting.HelpFormatter
+    english_write_usage = formatter.write_usage
+
+    def write_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
+        english_write_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
+
+    formatter.write_usage = write_usage
+    command: Any = click_core.Command
+    english_help_option = command.get_help_option
+
+    def get_help_option(self: Any, ctx: Any) -> Any:
+        option = english_help_option(self, ctx)
+        if option is not None:
+            option.help = "Afficher ce message et quitter."
+        return option
+
+    command.get_help_option = get_help_option
+
+
+_french_help_chrome()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
 ByOption = Annotated[str, typer.Option("--by", help="Adresse de la personne qui agit.")]

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -20,11 +21,12 @@ from unittest import mock
 import pytest
 
 import roadmap.cli
+from roadmap.account_table import COLUMNS, row_problems
 from roadmap.cli import french_usage_message
 from roadmap.files import read_upload
 from roadmap.settings import Settings
 from tests.conftest import ILLE_ET_VILAINE, VAL_DE_MARNE
-from tests.factories import ADMIN_EMAIL, make_roadmap
+from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from tests.roadmap import walk
 from tests.roadmap.walk import CPD, DANE, DIRECTOR, IEN, OTHER_SCHOOL, SCHOOL, SCHOOL_CIRCO
 
@@ -788,3 +790,44 @@ def test_people_remove_stops_a_person_acting_and_keeps_the_history(
     assert [h["actor"] for h in history if h["event"] == "check"] == [DIRECTOR]
     code, _, err = run_cli(capsys, "people", "remove", "personne@ac-rennes.fr", "--by", ADMIN_EMAIL)
     assert code == 1 and "people list" in err
+
+
+# ------------------------------------------------------------------------------- help chrome and terminal safety
+
+
+@pytest.mark.parametrize("command", [[], ["school"], ["school", "list"], ["people", "add"], ["definition"]])
+def test_help_is_in_french(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    code, out, _ = run_cli(capsys, *command, "--help")
+    assert code == 0
+    assert "Utilisation" in out and "Afficher ce message et quitter" in out, out
+    for english in ("Usage", "Show this message", "Commands", "[default", "[required]"):
+        assert english not in out, f"{english!r} left in the help of {command}:\n{out}"
+
+
+def test_help_names_commands_and_defaults_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "Commandes" in ok(capsys, "--help")
+    assert "Arguments" in ok(capsys, "school", "show", "--help")
+
+
+def test_control_characters_and_markup_in_a_school_name_reach_the_terminal_escaped(
+        cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = "École \x1b[31mRouge[bold] gras\r écrasée\u202e"
+    extract = write_csv(tmp_path / "annuaire.csv", ANNUAIRE_HEADER, [annuaire_row(SCHOOL, f'"{hostile}"')])
+    service = make_roadmap(cli_env)
+    assert not service.import_annuaire(extract, by=ADMIN_EMAIL).rejected
+    service.db.dispose()
+    for command in (["school", "list"], ["school", "show", SCHOOL]):
+        out = ok(capsys, *command)
+        assert "\x1b" not in out and "\r" not in out and "\u202e" not in out, repr(out)
+        assert "\\x1b[31m" in out and "\\u202e" in out, out
+    assert "\\x1b[31mRouge[bold] gras" in ok(capsys, "school", "show", SCHOOL)
+
+
+def test_stored_refusal_reasons_name_no_cli_command(small_db: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """The domain says what is wrong; only the CLI names its commands and flags, when it prints."""
+    assert run_cli(capsys, "school", "advance", SCHOOL, "--by", DIRECTOR)[0] == 1
+    assert run_cli(capsys, "school", "advance", SCHOOL, "--by", "inconnu@ac-rennes.fr")[0] == 1
+    empty_row = dict.fromkeys(COLUMNS, "") | {"RNE": SCHOOL}
+    reasons = [r for refusal in run_json(capsys, "school", "refusals", SCHOOL) for r in refusal["reasons"]]
+    for reason in reasons + row_problems(empty_row, None, date(2026, 12, 3)):
+        assert "roadmap " not in reason and "--" not in reason, reason

@@ -413,7 +413,7 @@ def test_transmission_needs_a_named_director_in_the_account_row(settings: Settin
     fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, SCHOOL_MAILBOX)
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", CPD))
     assert len(reasons) == 1, reasons  # every other column comes from the annuaire and the checklists
-    assert "« Responsable »" in reasons[0] and f"--role director --scope {SCHOOL}" in reasons[0]
+    assert "« Responsable »" in reasons[0] and f"école {SCHOOL} comme personne habilitée (rôle direction" in reasons[0]
     assert school_detail(roadmap, SCHOOL)["blockers"]["advance"] == reasons
 
     roadmap.add_person(DIRECTOR, "director", SCHOOL, "Claire Martin", by=ADMIN_EMAIL)
