@@ -209,7 +209,7 @@ def add_person(session: Session, email: str, role: str, scope: str, name: str) -
     if not _EMAIL.match(address):
         raise InvalidValue("EMAIL", email, "adresse électronique invalide.", hint="exemple : prenom.nom@ac-rennes.fr")
     if not name.strip():
-        raise InvalidValue("--name", name, "le nom est vide.", hint="indiquez le prénom et le nom.")
+        raise InvalidValue("nom", name, "le nom est vide.", hint="indiquez le prénom et le nom.")
     normalized = check_scope(session, role, scope)
     existing = session.exec(select(Person).where(Person.email == address)).first()
     if existing is not None and existing.source == "annuaire" and (existing.role, existing.scope) == (role, normalized):
@@ -223,7 +223,8 @@ def add_person(session: Session, email: str, role: str, scope: str, name: str) -
             "EMAIL",
             address,
             "cette adresse est déjà enregistrée.",
-            hint="consultez « roadmap people list » ; une adresse ne désigne qu'une personne.",
+            hint="une adresse ne désigne qu'une personne.",
+            remedy="list_people",
         )
     person = Person(email=address, name=name.strip(), role=role, scope=normalized, source="manual")
     session.add(person)
@@ -235,7 +236,7 @@ def remove_person(session: Session, email: str) -> Person:
     address = email.strip().lower()
     person = session.exec(select(Person).where(Person.email == address)).first()
     if person is None:
-        raise NotFound("Personne", address, hint="consultez « roadmap people list ».")
+        raise NotFound("Personne", address, hint="vérifiez l'adresse.", remedy="list_people")
     session.delete(person)
     return person
 
@@ -243,7 +244,7 @@ def remove_person(session: Session, email: str) -> Person:
 def list_people(session: Session, role: str | None = None) -> list[Person]:
     query = select(Person).order_by(col(Person.role), col(Person.scope), col(Person.email))
     if role and role not in ROLES:
-        raise InvalidValue("--role", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
+        raise InvalidValue("rôle", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
     if role:
         query = query.where(Person.role == role)
     return list(session.exec(query).all())

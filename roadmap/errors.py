@@ -10,9 +10,12 @@ class RoadmapError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, remedy: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # What would fix it, as a key each interface turns into its own words (the CLI: a command to type; the web:
+        # a link). The domain never names a shell command or an option.
+        self.remedy = remedy
 
     def __str__(self) -> str:
         return self.message
@@ -43,23 +46,23 @@ class InputFileError(RoadmapError):
 class NotFound(RoadmapError):
     """An identifier given by the user matches nothing."""
 
-    def __init__(self, what: str, key: str, hint: str = "") -> None:
+    def __init__(self, what: str, key: str, hint: str = "", remedy: str | None = None) -> None:
         self.what = what
         self.key = key
         message = f"{what} introuvable : « {key} »."
         if hint:
             message += f"\n  → {hint}"
-        super().__init__(message)
+        super().__init__(message, remedy)
 
 
 class InvalidValue(RoadmapError):
     """A value given by the user (option, argument, field) is not acceptable."""
 
-    def __init__(self, field: str, value: object, reason: str, hint: str = "") -> None:
+    def __init__(self, field: str, value: object, reason: str, hint: str = "", remedy: str | None = None) -> None:
         self.field = field
         self.value = value
         self.reason = reason
         message = f"Valeur refusée pour {field} (« {value} ») : {reason}"
         if hint:
             message += f"\n  → {hint}"
-        super().__init__(message)
+        super().__init__(message, remedy)

@@ -30,14 +30,14 @@ def normalize_scope(role: str, scope: str) -> str:
 def check_scope(session: Session, role: str, scope: str) -> str:
     """Validate a (role, scope) pair against the directory; returns the normalized scope."""
     if role not in ROLES:
-        raise InvalidValue("--role", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
+        raise InvalidValue("rôle", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
     normalized = normalize_scope(role, scope)
     kind = SCOPE_KINDS[role]
     hint = f"pour le rôle {role}, le périmètre est : {kind}."
     if role in ("director", "ien"):
         problem = uai_problem(normalized)
         if problem:
-            raise InvalidValue("--scope", scope, f"UAI invalide : {problem}.", hint=hint)
+            raise InvalidValue("périmètre", scope, f"UAI invalide : {problem}.", hint=hint)
     tables: dict[str, type[SQLModel]] = {
         "director": School,
         "ien": Circonscription,
@@ -48,15 +48,16 @@ def check_scope(session: Session, role: str, scope: str) -> str:
     if table is None:
         if normalized != ADMIN_SCOPE:
             raise InvalidValue(
-                "--scope", scope, "un administrateur couvre tout le territoire.", hint="utilisez --scope '*'."
+                "périmètre", scope, "un administrateur couvre tout le territoire.", hint="son périmètre est « * »."
             )
         return normalized
     if session.get(table, normalized) is None:
         raise InvalidValue(
-            "--scope",
+            "périmètre",
             scope,
             f"aucun(e) {kind} de ce code n'est connu(e).",
-            hint=hint + " Importez d'abord l'annuaire (roadmap import annuaire FICHIER).",
+            hint=hint + " L'annuaire qui le contient doit d'abord être importé.",
+            remedy="import_annuaire",
         )
     return normalized
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, false, true
 from sqlmodel import Session, col, func, select
 
 from roadmap import annuaire, audit, locks
@@ -21,7 +21,7 @@ from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import FileStore, Upload
 from roadmap.guards import roadmap_guards
 from roadmap.models import ROLE_LABELS, AuditEntry, Departement, Person, School
-from roadmap.permissions import administration_reasons, authorize, check_scope
+from roadmap.permissions import administration_reasons, authorize, check_scope, covers
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
@@ -35,10 +35,31 @@ from workflows import (
     load_definitions,
 )
 from workflows.definition import load_definition_file
-from workflows.models import WorkflowInstance, utcnow
+from workflows.models import RefusedAttempt, WorkflowInstance, utcnow
 from workflows.versions import VersionChange, install, not_installed, plan
 
 NATIONAL = "national"
+OUT_OF_SIGHT = "vérifiez l'UAI ; seules les écoles de votre périmètre sont visibles."
+
+
+# Someone with shell access to the database (the CLI without --as): sees everything, changes nothing by reading.
+OPERATOR = Actor(id="operator", role="admin", label="opérateur (accès direct à la base)", scope="*")
+
+
+def in_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL condition on School: the schools `viewer` may see."""
+    scope = viewer.scope
+    if viewer.role == "admin":
+        return true()
+    if viewer.role == "director":
+        return col(School.uai) == scope
+    if viewer.role == "ien":
+        return col(School.circonscription_uai) == scope
+    if viewer.role == "cpd":
+        return col(School.departement_code) == scope
+    if viewer.role == "dane":
+        return col(School.departement_code).in_(select(Departement.code).where(Departement.academie_code == scope))
+    return false()
 
 
 class AdministrationRefused(RoadmapError):
@@ -146,7 +167,8 @@ class Roadmap:
             raise RoadmapError(
                 "Les définitions de feuille de route sur disque ne sont pas celles installées dans la base ("
                 + ", ".join(sorted(pending))
-                + ").\n  → vérifiez-les avec « roadmap definition check FICHIER », puis lancez « roadmap init »."
+                + ") : vérifiez-les, puis installez-les.",
+                remedy="install_definitions",
             )
         return self
 
@@ -326,8 +348,8 @@ class Roadmap:
             raise NotFound(
                 "Personne",
                 address,
-                hint="enregistrez-la avec « roadmap people add EMAIL --role ROLE "
-                "--scope PÉRIMÈTRE --name NOM », ou vérifiez l'adresse.",
+                hint="vérifiez l'adresse, ou faites enregistrer cette personne par un administrateur.",
+                remedy="add_person",
             )
         return Actor(id=person.email, role=person.role, label=person.name, scope=person.scope)
 
@@ -397,47 +419,59 @@ class Roadmap:
     def instance(self, session: Session, uai: str) -> WorkflowInstance:
         return self.engine.get(session, uai)
 
-    def schools(
-        self, *, step: str | None = None, circonscription: str | None = None, departement: str | None = None
-    ) -> list[tuple[School, WorkflowInstance]]:
-        query = select(School, WorkflowInstance).join(
-            WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai)
-        )
-        if circonscription:
-            query = query.where(School.circonscription_uai == normalize_uai(circonscription))
-        if departement:
-            query = query.where(School.departement_code == departement.zfill(3))
+    # ------------------------------------------------------------------------------------------ reading
+
+    def viewer(self, email: str | None) -> Actor:
+        """Who is reading: a registered person (sees their scope), or None for the local operator."""
+        if email is None:
+            return OPERATOR
+        address = email.strip().lower()
         with self.session() as session:
-            rows: list[tuple[School, WorkflowInstance]] = [
-                (school, instance) for school, instance in session.exec(query.order_by(col(School.uai))).all()
-            ]
-        if step:
-            known = {s.id for d in self.definitions.values() for s in d.steps} | {
-                s for d in self.definitions.values() for s in d.states
-            }
-            if step not in known:
-                raise InvalidValue(
-                    "--step",
-                    step,
-                    "étape inconnue.",
-                    hint="étapes : "
-                    + ", ".join(s.id for s in self.definitions[NATIONAL].steps)
-                    + ", deployed, suspended, abandoned",
-                )
-            rows = [(school, inst) for school, inst in rows if self.step_id(inst) == step or inst.state == step]
-        return rows
+            person = session.exec(select(Person).where(Person.email == address)).first()
+        if person is None:
+            raise NotFound("Personne", address)
+        return Actor(id=person.email, role=person.role, label=person.name, scope=person.scope)
+
+    def visible_school(self, uai: str, viewer: Actor) -> str:
+        """The school's UAI if `viewer` may see it; a school outside their scope is "not found", like an unknown
+        one (its existence is not revealed)."""
+        if viewer is OPERATOR:
+            return self.school_uai(uai)
+        uai = normalize_uai(uai)
+        with self.session() as session:
+            school = session.get(School, uai)
+            if school is None or not covers(session, viewer.role, viewer.scope, school):
+                raise NotFound("École", uai, hint=OUT_OF_SIGHT)
+        return uai
+
+    def refusals(self, uai: str, viewer: Actor = OPERATOR) -> list[RefusedAttempt]:
+        uai = self.visible_school(uai, viewer)
+        with self.session() as session:
+            return self.engine.refusals(session, uai)
 
     def account_rows(
         self, *, departement: str | None = None, state: str = "transmission.submitted"
     ) -> list[dict[str, str]]:
         """Rows of the account-creation table for the schools in `state` (by default: transmitted, to route)."""
+        query = (
+            select(School, WorkflowInstance)
+            .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
+            .where(col(WorkflowInstance.state) == state)
+            .order_by(col(School.uai))
+        )
+        if departement:
+            query = query.where(col(School.departement_code) == departement.zfill(3))
         rows = []
         with self.session() as session:
-            for school, instance in self.schools(departement=departement):
-                if instance.state == state:
-                    items = AccountItems.of(self.engine.definition(instance.definition_id))
-                    rows.append(build_row(session, school, self.engine.values(session, instance), items))
+            for school, instance in session.exec(query).all():
+                items = AccountItems.of(self.engine.definition(instance.definition_id))
+                rows.append(build_row(session, school, self.engine.values(session, instance), items))
         return rows
+
+    def definition(self, definition_id: str) -> Definition:
+        if definition_id not in self.definitions:
+            raise NotFound("Définition", definition_id, hint="disponibles : " + ", ".join(sorted(self.definitions)))
+        return self.definitions[definition_id]
 
     def step_id(self, instance: WorkflowInstance) -> str:
         """The roadmap step of an instance; holds and final states stand for themselves."""

@@ -1,21 +1,30 @@
-"""What the CLI (and the web app) show: JSON-ready views of schools, in French with Paris dates."""
+"""Typed views: what every interface shows (CLI text and JSON today, web pages and API next). Each view is a frozen
+dataclass built here once, from SQL that reads only the columns it needs and aggregates in the database; the
+interfaces render them (`roadmap.jsonview.jsonable` for JSON) and never compute them again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement
+from sqlalchemy import select as columns_of
+from sqlmodel import Session, col, func, select
 
-from roadmap.directory import short_circonscription_name
-from roadmap.models import Academie, Circonscription, Departement, School
-from roadmap.service import Roadmap
+from roadmap.directory import ImportReport, short_circonscription_name
+from roadmap.errors import InvalidValue
+from roadmap.jsonview import iso_utc
+from roadmap.models import Academie, AuditEntry, Circonscription, Departement, School
+from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope
 from roadmap.settings import PARIS
-from workflows.models import WorkflowInstance, as_utc
+from roadmap.uai import normalize_uai
+from workflows import Actor
+from workflows.definition import Definition
+from workflows.models import RefusedAttempt, WorkflowInstance, as_utc
 
-
-def iso_utc(moment: datetime) -> str:
-    return as_utc(moment).isoformat().replace("+00:00", "Z")
+__all__ = ["iso_utc"]
 
 
 def french_datetime(moment: datetime) -> str:
@@ -23,179 +32,605 @@ def french_datetime(moment: datetime) -> str:
     return f"{local:%d/%m/%Y} à {local:%H:%M}"
 
 
-def school_summary(roadmap: Roadmap, school: School, instance: WorkflowInstance) -> dict[str, Any]:
-    definition = roadmap.engine.definition(instance.definition_id)
-    step_id = roadmap.step_id(instance)
-    step = definition.step(step_id)
-    return {
-        "uai": school.uai,
-        "name": school.name,
-        "commune": school.commune,
-        "sector": school.sector,
-        "circonscription": school.circonscription_uai,
-        "departement": school.departement_code,
-        "step": step_id,
-        "step_label": step.label if step else definition.state_label(step_id),
-        "state": instance.state,
-        "state_label": definition.state_label(instance.state),
-        "updated_at": iso_utc(instance.updated_at),
-    }
+# ------------------------------------------------------------------------------------------------ states and steps
 
 
-def school_detail(roadmap: Roadmap, uai: str) -> dict[str, Any]:
-    uai = roadmap.school_uai(uai)
+@dataclass(frozen=True, slots=True)
+class StatePlace:
+    """Where a state sits on the roadmap: its step (holds and finals stand for themselves) and labels."""
+
+    step: str
+    step_label: str
+    state_label: str
+    waiting_for: str  # empty unless the state waits on someone's decision
+
+
+def state_places(roadmap: Roadmap) -> dict[tuple[str, str], StatePlace]:
+    """(definition id, state id) -> place, for every definition: computed once, used for thousands of rows."""
+    places: dict[tuple[str, str], StatePlace] = {}
+    for definition in roadmap.definitions.values():
+        for state in definition.states.values():
+            step = definition.step_of(state.id)
+            places[(definition.id, state.id)] = StatePlace(
+                step=step.id if step else state.id,
+                step_label=step.label if step else state.label,
+                state_label=state.label,
+                waiting_for=state.waiting_for if step and state.id != step.id else "",
+            )
+    return places
+
+
+def _place(places: dict[tuple[str, str], StatePlace], definition_id: str, state: str) -> StatePlace:
+    return places.get((definition_id, state)) or StatePlace(state, state, state, "")
+
+
+def _states_of_step(roadmap: Roadmap, step: str) -> list[str]:
+    """The states a `--step` filter selects (a step id, or a state id), across definitions."""
+    places = state_places(roadmap)
+    states = sorted({state for (_, state), place in places.items() if step in (place.step, state)})
+    if not states:
+        national = roadmap.definitions[NATIONAL]
+        raise InvalidValue(
+            "étape",
+            step,
+            "étape inconnue.",
+            hint="étapes : " + ", ".join(s.id for s in national.steps) + ", deployed, suspended, abandoned",
+        )
+    return states
+
+
+# ------------------------------------------------------------------------------------------------ school lists
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolSummary:
+    uai: str
+    name: str
+    commune: str
+    sector: str
+    circonscription: str | None
+    departement: str
+    step: str
+    step_label: str
+    state: str
+    state_label: str
+    updated_at: datetime
+
+
+def school_filters(
+    roadmap: Roadmap,
+    viewer: Actor,
+    *,
+    step: str | None = None,
+    circonscription: str | None = None,
+    departement: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """SQL conditions on School ⋈ WorkflowInstance: the viewer's scope, then the filters (which only narrow it)."""
+    conditions = [in_scope(viewer)]
+    if circonscription:
+        conditions.append(col(School.circonscription_uai) == normalize_uai(circonscription))
+    if departement:
+        conditions.append(col(School.departement_code) == departement.zfill(3))
+    if step:
+        conditions.append(col(WorkflowInstance.state).in_(_states_of_step(roadmap, step)))
+    return conditions
+
+
+def school_summaries(
+    roadmap: Roadmap,
+    viewer: Actor = OPERATOR,
+    *,
+    step: str | None = None,
+    circonscription: str | None = None,
+    departement: str | None = None,
+    batch: int = 2000,
+) -> Iterator[SchoolSummary]:
+    """The schools the viewer may see, ordered by UAI, streamed in batches (bounded memory at national scale)."""
+    conditions = school_filters(roadmap, viewer, step=step, circonscription=circonscription, departement=departement)
+    places = state_places(roadmap)
+    query = (
+        columns_of(
+            col(School.uai),
+            col(School.name),
+            col(School.commune),
+            col(School.sector),
+            col(School.circonscription_uai),
+            col(School.departement_code),
+            col(WorkflowInstance.definition_id),
+            col(WorkflowInstance.state),
+            col(WorkflowInstance.updated_at),
+        )
+        .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
+        .where(*conditions)
+        .order_by(col(School.uai))
+        .execution_options(yield_per=batch)
+    )
+    with roadmap.session() as session:
+        for uai, name, commune, sector, circo, dep, definition_id, state, updated_at in session.execute(query):
+            place = _place(places, definition_id, state)
+            yield SchoolSummary(
+                uai=uai,
+                name=name,
+                commune=commune,
+                sector=sector,
+                circonscription=circo,
+                departement=dep,
+                step=place.step,
+                step_label=place.step_label,
+                state=state,
+                state_label=place.state_label,
+                updated_at=updated_at,
+            )
+
+
+# ------------------------------------------------------------------------------------------------ one school
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str
+    locality: str
+    postal_code: str
+    commune: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistLine:
+    id: str
+    label: str
+    type: str
+    required: bool
+    choices: list[str]
+    value: Any
+    value_text: str  # the value as people read it (French dates, oui/non, file name)
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    at: datetime
+    actor: str
+    role: str
+    event: str
+    event_label: str
+    source: str | None
+    target: str
+    note: str | None
+    data: dict[str, Any] | None
+    summary: str  # what happened, in French
+
+
+@dataclass(frozen=True, slots=True)
+class OwedItem:
+    step: str
+    step_label: str
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class CirconscriptionRef:
+    uai: str
+    name: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DepartementRef:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcademieRef:
+    code: str
+    name: str
+    holiday_zone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolDetail:
+    uai: str
+    name: str
+    sector: str
+    address: Address
+    phone: str
+    email: str
+    definition: str
+    definition_label: str
+    step: str
+    step_label: str
+    step_number: int | None
+    steps_total: int
+    state: str
+    state_label: str
+    held_from: str | None
+    version: int
+    checklist: list[ChecklistLine]
+    circonscription: CirconscriptionRef | None
+    departement: DepartementRef | None
+    academie: AcademieRef | None
+    history: list[HistoryLine]
+    allowed_events: list[str]
+    event_labels: dict[str, str]  # French label of every event named in allowed_events and blockers
+    blockers: dict[str, list[str]]  # event -> what the data still misses for it
+    owed: list[OwedItem]  # deferred by a step already left (e.g. a late council): still to be filed
+
+
+def _history_summary(definition: Definition, event_label: str, source: str | None, target: str,
+                     data: dict[str, Any] | None) -> str:
+    if data and "item" in data:
+        step = definition.step(data["step"])
+        item = step.item(data["item"]) if step else None
+        label = item.label if item else data["item"]
+        value = item.display(data["value"]) if item else str(data["value"])
+        return f"« {label} » : {value}" if data["value"] is not None else f"« {label} » effacé"
+    moved = f"{source} → {target}" if source else target
+    summary = f"{event_label} ({moved})"
+    if data and data.get("deferred"):
+        summary += " — différé : " + ", ".join(data["deferred"])
+    return summary
+
+
+def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> SchoolDetail:
+    uai = roadmap.visible_school(uai, viewer)
+    engine = roadmap.engine
     with roadmap.session() as session:
         school = session.get(School, uai)
         assert school is not None
         instance = roadmap.instance(session, uai)
-        definition = roadmap.engine.definition(instance.definition_id)
-        ctx = roadmap.engine.context(session, instance)
-        allowed = roadmap.engine.allowed_events(session, instance, ctx)
-        blockers = {
-            event: reasons
-            for event in roadmap.engine.compiled[definition.id].events_from(instance.state, instance.held_from)
-            if (reasons := roadmap.engine.blockers(session, instance, event, ctx))
-        }
-        history = roadmap.engine.history(session, instance)
-        territory = _territory(session, school)
-        owed = roadmap.engine.owed_items(instance, ctx.values)
+        definition = engine.definition(instance.definition_id)
+        ctx = engine.context(session, instance)
+        allowed = engine.allowed_events(session, instance, ctx)
+        blockers = engine.all_blockers(session, instance, ctx)
+        history = engine.history(session, instance)
+        circonscription, departement, academie = _territory(session, school)
+        owed = engine.owed_items(instance, ctx.values)
     # The checklist shown is the current step's, or the held step's while suspended.
     step = definition.step_of(instance.state) or (
         definition.step_of(instance.held_from) if instance.held_from else None
     )
-    checklist = (
-        [
-            {
-                "id": item.id,
-                "label": item.label,
-                "type": item.type,
-                "required": item.required,
-                "choices": list(item.choices),
-                "value": ctx.values.get((step.id, item.id)),
-                "done": item.is_done(ctx.values.get((step.id, item.id))),
-            }
-            for item in step.checklist
-        ]
-        if step
-        else []
-    )
+    checklist = []
+    for item in step.checklist if step else ():
+        value = ctx.values.get((step.id, item.id)) if step else None
+        checklist.append(
+            ChecklistLine(item.id, item.label, item.type, item.required, list(item.choices), value,
+                          item.display(value), item.is_done(value))
+        )
     step_id = roadmap.step_id(instance)
     position = next((i for i, s in enumerate(definition.steps) if s.id == (step.id if step else "")), None)
-    return {
-        "uai": school.uai,
-        "name": school.name,
-        "sector": school.sector,
-        "address": {
-            "street": school.street,
-            "locality": school.locality,
-            "postal_code": school.postal_code,
-            "commune": school.commune,
-        },
-        "phone": school.phone,
-        "email": school.email,
-        "definition": definition.id,
-        "step": step_id,
-        "step_label": step.label if step and step_id == step.id else definition.state_label(step_id),
-        "step_number": position + 1 if position is not None else None,
-        "steps_total": len(definition.steps),
-        "state": instance.state,
-        "state_label": definition.state_label(instance.state),
-        "held_from": instance.held_from,
-        "version": instance.version,
-        "checklist": checklist,
-        **territory,
-        "history": [
-            {
-                "at": iso_utc(entry.at),
-                "actor": entry.actor,
-                "role": entry.role,
-                "event": entry.event,
-                "event_label": roadmap.engine.event_label(definition, entry.event),
-                "source": entry.source,
-                "target": entry.target,
-                "note": entry.note,
-                "data": entry.data,
-            }
-            for entry in history
-        ],
-        "allowed_events": allowed,
-        "blockers": blockers,
-        # Deferred by a step already left (e.g. a late council): still to be filed.
-        "owed": [
-            {"step": owed_step.id, "step_label": owed_step.label, "id": item.id, "label": item.label}
-            for owed_step, item in owed
-        ],
-    }
+    lines = []
+    for entry in history:
+        label = engine.event_label(definition, entry.event)
+        lines.append(
+            HistoryLine(entry.at, entry.actor, entry.role, entry.event, label, entry.source, entry.target,
+                        entry.note, entry.data,
+                        _history_summary(definition, label, entry.source, entry.target, entry.data))
+        )
+    return SchoolDetail(
+        uai=school.uai,
+        name=school.name,
+        sector=school.sector,
+        address=Address(school.street, school.locality, school.postal_code, school.commune),
+        phone=school.phone,
+        email=school.email,
+        definition=definition.id,
+        definition_label=definition.label,
+        step=step_id,
+        step_label=step.label if step and step_id == step.id else definition.state_label(step_id),
+        step_number=position + 1 if position is not None else None,
+        steps_total=len(definition.steps),
+        state=instance.state,
+        state_label=definition.state_label(instance.state),
+        held_from=instance.held_from,
+        version=instance.version,
+        checklist=checklist,
+        circonscription=circonscription,
+        departement=departement,
+        academie=academie,
+        history=lines,
+        allowed_events=allowed,
+        event_labels={event: engine.event_label(definition, event) for event in [*allowed, *blockers]},
+        blockers=blockers,
+        owed=[OwedItem(s.id, s.label, item.id, item.label) for s, item in owed],
+    )
 
 
-def _territory(session: Session, school: School) -> dict[str, Any]:
+def _territory(
+    session: Session, school: School
+) -> tuple[CirconscriptionRef | None, DepartementRef | None, AcademieRef | None]:
     circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
     departement = session.get(Departement, school.departement_code)
     academie = session.get(Academie, departement.academie_code) if departement else None
-    return {
-        "circonscription": {"uai": circonscription.uai, "name": circonscription.name, "email": circonscription.email}
+    return (
+        CirconscriptionRef(circonscription.uai, circonscription.name, circonscription.email)
         if circonscription
         else None,
-        "departement": {"code": departement.code, "name": departement.name} if departement else None,
-        "academie": {"code": academie.code, "name": academie.name, "holiday_zone": academie.holiday_zone}
-        if academie
-        else None,
-    }
+        DepartementRef(departement.code, departement.name) if departement else None,
+        AcademieRef(academie.code, academie.name, academie.holiday_zone) if academie else None,
+    )
 
+
+@dataclass(frozen=True, slots=True)
+class RefusalLine:
+    at: datetime
+    actor: str
+    role: str
+    event: str
+    state: str | None
+    reasons: list[str]
+
+
+def refusal_lines(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> list[RefusalLine]:
+    return [_refusal(r) for r in roadmap.refusals(uai, viewer)]
+
+
+def _refusal(r: RefusedAttempt) -> RefusalLine:
+    return RefusalLine(r.at, r.actor, r.role, r.event, r.state, list(r.reasons))
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
 
 STEP_SHORT = {"deployed": "OK", "suspended": "Sus", "abandoned": "Ab"}
 
 
-def dashboard_view(roadmap: Roadmap, departement: str | None = None) -> dict[str, Any]:
-    """Counts of schools per step and circonscription, and the schools waiting for someone's decision."""
-    national = roadmap.definitions["national"]
+@dataclass(frozen=True, slots=True)
+class DashboardColumn:
+    id: str
+    short: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardRow:
+    uai: str | None
+    name: str
+    counts: dict[str, int]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingSchool:
+    uai: str
+    name: str
+    state: str
+    state_label: str
+    waiting_for: str
+    since: datetime  # when it entered the waiting state
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    columns: list[DashboardColumn]
+    rows: list[DashboardRow]
+    totals: dict[str, int]
+    schools: int
+    waiting: list[WaitingSchool] = field(default_factory=list)
+
+
+def dashboard_view(roadmap: Roadmap, departement: str | None = None, viewer: Actor = OPERATOR) -> Dashboard:
+    """Counts of schools per step and circonscription (grouped in SQL), and the schools waiting for a decision."""
+    national = roadmap.definitions[NATIONAL]
     column_ids = [step.id for step in national.steps] + ["deployed", "suspended", "abandoned"]
     columns = [
-        {
-            "id": c,
-            "short": STEP_SHORT.get(c, str(column_ids.index(c) + 1)),
-            "label": national.state_label(c),
-        }
+        DashboardColumn(c, STEP_SHORT.get(c, str(column_ids.index(c) + 1)), national.state_label(c))
         for c in column_ids
     ]
-    rows: dict[str, dict[str, Any]] = {}
-    totals: dict[str, int] = {}
-    waiting: list[dict[str, Any]] = []
-    with roadmap.session() as session:
-        names = {c.uai: c.name for c in session.exec(select(Circonscription)).all()}
-    pairs = roadmap.schools(departement=departement)
-    for school, instance in pairs:
-        step = roadmap.step_id(instance)
-        key = school.circonscription_uai or "—"
-        row = rows.setdefault(
-            key,
-            {
-                "uai": school.circonscription_uai,
-                "name": short_circonscription_name(names.get(key, "sans circonscription")),
-                "counts": {},
-                "total": 0,
-            },
+    places = state_places(roadmap)
+    conditions = school_filters(roadmap, viewer, departement=departement)
+    joined = col(WorkflowInstance.subject) == col(School.uai)
+    counted = (
+        select(School.circonscription_uai, WorkflowInstance.definition_id, WorkflowInstance.state, func.count())
+        .join(WorkflowInstance, joined)
+        .where(*conditions)
+        .group_by(col(School.circonscription_uai), col(WorkflowInstance.definition_id), col(WorkflowInstance.state))
+    )
+    waiting_states = sorted({state for (_, state), place in places.items() if place.waiting_for})
+    waiting_query = (
+        columns_of(
+            col(School.uai),
+            col(School.name),
+            col(WorkflowInstance.definition_id),
+            col(WorkflowInstance.state),
+            col(WorkflowInstance.entered_at),
         )
-        row["counts"][step] = row["counts"].get(step, 0) + 1
-        row["total"] += 1
-        totals[step] = totals.get(step, 0) + 1
-        definition = roadmap.engine.definition(instance.definition_id)
-        state = definition.states.get(instance.state)
-        if state is not None and state.step and state.id != state.step:
-            waiting.append(
-                {
-                    "uai": school.uai,
-                    "name": school.name,
-                    "state": instance.state,
-                    "state_label": state.label,
-                    "waiting_for": state.waiting_for,
-                    "since": french_datetime(instance.updated_at),
-                }
-            )
-    return {
-        "columns": columns,
-        "rows": sorted(rows.values(), key=lambda r: str(r["name"])),
-        "totals": totals,
-        "schools": len(pairs),
-        "waiting": waiting,
-    }
+        .join(WorkflowInstance, joined)
+        .where(*conditions, col(WorkflowInstance.state).in_(waiting_states))
+        .order_by(col(WorkflowInstance.entered_at), col(School.uai))
+    )
+    counts: dict[str | None, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    with roadmap.session() as session:
+        for circo, definition_id, state, n in session.exec(counted):
+            step = _place(places, definition_id, state).step
+            row = counts.setdefault(circo, {})
+            row[step] = row.get(step, 0) + n
+            totals[step] = totals.get(step, 0) + n
+        names = dict(
+            session.exec(
+                select(Circonscription.uai, Circonscription.name).where(
+                    col(Circonscription.uai).in_([c for c in counts if c])
+                )
+            ).all()
+        ) if counts else {}
+        waiting = []
+        for uai, name, definition_id, state, entered_at in session.execute(waiting_query):
+            place = _place(places, definition_id, state)
+            waiting.append(WaitingSchool(uai, name, state, place.state_label, place.waiting_for, entered_at))
+    rows = [
+        DashboardRow(
+            circo,
+            short_circonscription_name(names.get(circo, "sans circonscription") if circo else "sans circonscription"),
+            row,
+            sum(row.values()),
+        )
+        for circo, row in counts.items()
+    ]
+    rows.sort(key=lambda r: r.name)
+    return Dashboard(columns, rows, totals, sum(totals.values()), waiting)
+
+
+# ------------------------------------------------------------------------------------------------ people, audit
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLine:
+    email: str
+    name: str
+    role: str
+    scope: str
+    source: str
+
+
+def people_lines(roadmap: Roadmap, role: str | None = None) -> list[PersonLine]:
+    return [PersonLine(p.email, p.name, p.role, p.scope, p.source) for p in roadmap.people(role)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target: str
+    details: dict[str, Any] | None
+
+
+def audit_lines(roadmap: Roadmap, limit: int | None = None) -> list[AuditLine]:
+    return [_audit(e) for e in roadmap.audit_log(limit)]
+
+
+def _audit(e: AuditEntry) -> AuditLine:
+    return AuditLine(e.at, e.actor, e.role, e.action, e.target, e.details)
+
+
+
+# ------------------------------------------------------------------------------------------------ definitions
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    id: str
+    label: str
+    type: str
+    required: bool
+    choices: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    id: str
+    label: str
+    roles: list[str]
+    optional: bool
+    checklist: list[ItemView]
+
+
+@dataclass(frozen=True, slots=True)
+class StateView:
+    id: str
+    label: str
+    step: str | None
+    final: bool
+    hold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionView:
+    event: str
+    event_label: str
+    source: str = field(metadata={"json": "from"})
+    dest: str = field(metadata={"json": "to"})
+    roles: list[str] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
+    guard_descriptions: list[str] = field(default_factory=list)
+    note_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionView:
+    id: str
+    label: str
+    version: int
+    extends: str | None
+    guards: dict[str, dict[str, Any]]
+    applies_to: dict[str, list[str]]
+    steps: list[StepView]
+    states: list[StateView]
+    transitions: list[TransitionView]
+
+
+def definition_view(roadmap: Roadmap, definition_id: str) -> DefinitionView:
+    definition = roadmap.definition(definition_id)
+    return DefinitionView(
+        id=definition.id,
+        label=definition.label,
+        version=definition.version,
+        extends=definition.extends,
+        guards={
+            guard: {key: ".".join(v) if isinstance(v, tuple) else v for key, v in params.items()}
+            for guard, params in definition.guard_params.items()
+        },
+        applies_to={k: list(v) for k, v in definition.applies_to.items()},
+        steps=[
+            StepView(s.id, s.label, list(s.roles), s.optional,
+                     [ItemView(i.id, i.label, i.type, i.required, list(i.choices)) for i in s.checklist])
+            for s in definition.steps
+        ],
+        states=[StateView(s.id, s.label, s.step, s.final, s.hold) for s in definition.states.values()],
+        transitions=[
+            TransitionView(t.event, definition.event_label(t.event), t.source, t.dest, list(t.roles), list(t.guards),
+                           [roadmap.guard_description(g) for g in t.guards], t.note_required)
+            for t in definition.transitions
+        ],
+    )
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    uai: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    file: str
+    file_name: str
+    schools: int
+    schools_created: int
+    schools_updated: int
+    schools_unchanged: int
+    circonscriptions: int
+    contacts: int
+    ignored: int
+    without_circonscription: list[str]
+    columns: list[str]
+    kept_values: int
+    rejected_count: int
+    rejected: list[RejectedRow]  # the first ones; rejected_count says how many in all
+
+
+SHOWN_REJECTIONS = 100  # rejected rows detailed; the count says how many more
+
+
+def import_summary(report: ImportReport) -> ImportSummary:
+    return ImportSummary(
+        file=str(report.path),
+        file_name=report.path.name,
+        schools=report.schools,
+        schools_created=report.schools_created,
+        schools_updated=report.schools_updated,
+        schools_unchanged=report.schools_unchanged,
+        circonscriptions=report.circonscriptions,
+        contacts=report.contacts,
+        ignored=report.ignored,
+        without_circonscription=list(report.without_circonscription),
+        columns=list(report.columns),
+        kept_values=report.kept_values,
+        rejected_count=report.rejected_count,
+        rejected=[RejectedRow(e.line, e.uai, e.reason) for e in report.rejected[:SHOWN_REJECTIONS]],
+    )

@@ -164,6 +164,14 @@ class WorkflowEngine:
         ]
         return [] if not per_edge or any(not r for r in per_edge) else per_edge[0]
 
+    def all_blockers(
+        self, session: Session, instance: WorkflowInstance, ctx: GuardContext | None = None
+    ) -> dict[str, list[str]]:
+        """For every event offered in the current state, what the data still misses (events possible now left out)."""
+        ctx = ctx or self.context(session, instance)
+        events = self.compiled[instance.definition_id].events_from(instance.state, instance.held_from)
+        return {event: reasons for event in events if (reasons := self.blockers(session, instance, event, ctx))}
+
     # ------------------------------------------------------------------------------------------ writing
 
     def start(

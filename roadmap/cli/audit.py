@@ -9,7 +9,7 @@ import typer
 from roadmap.audit import ACTION_LABELS
 from roadmap.cli.common import JsonOption, app, out, print_json, service
 from roadmap.models import ROLE_LABELS
-from roadmap.views import french_datetime, iso_utc
+from roadmap.views import audit_lines, french_datetime
 
 
 @app.command("audit")
@@ -18,15 +18,9 @@ def audit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Journal des actions d'administration (personnes, imports, restauration) : qui, quand, quoi."""
-    entries = service().audit_log(limit)
+    entries = audit_lines(service(), limit)
     if as_json:
-        print_json(
-            [
-                {"at": iso_utc(e.at), "actor": e.actor, "role": e.role, "action": e.action, "target": e.target,
-                 "details": e.details}
-                for e in entries
-            ]
-        )
+        print_json(entries)
         return
     for e in entries:
         detail = e.details or {}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +14,7 @@ from rich.text import Text
 from typer._click import core as click_core
 from typer._click import formatting as click_formatting
 
+from roadmap import jsonview
 from roadmap.errors import RoadmapError
 from roadmap.service import Roadmap
 
@@ -96,6 +97,12 @@ def _french_help_chrome() -> None:
 _french_help_chrome()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Voir comme cette personne (son périmètre seulement) ; sans --as : tout, en opérateur."
+    ),
+]
 ByOption = Annotated[str, typer.Option("--by", help="Adresse de la personne qui agit.")]
 NoteOption = Annotated[
     str | None, typer.Option("--note", help="Raison ou commentaire (obligatoire pour certaines actions).")
@@ -109,8 +116,15 @@ def service() -> Roadmap:
     return Roadmap.from_env().ready()
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+def print_json(view: Any) -> None:
+    """Any typed view (or list of views) as JSON, the one way every command speaks JSON."""
+    sys.stdout.write(jsonview.dumps(view) + "\n")
+
+
+def stream_json(views: Iterable[Any]) -> None:
+    """A long list as a JSON array written view by view (bounded memory)."""
+    for chunk in jsonview.stream_array(views):
+        sys.stdout.write(chunk)
 
 
 def require_by(by: str) -> None:

@@ -12,6 +12,7 @@ from roadmap.cli.common import definition_app, out, print_json
 from roadmap.errors import RoadmapError
 from roadmap.models import ROLE_LABELS
 from roadmap.service import Roadmap
+from roadmap.views import definition_view
 from workflows.diagram import to_mermaid
 from workflows.versions import DefinitionVersionRefused, VersionChange
 
@@ -25,62 +26,12 @@ def definition_show(
 ) -> None:
     """Afficher une feuille de route et son diagramme."""
     roadmap = Roadmap.from_env()
-    if definition_id not in roadmap.definitions:
-        raise RoadmapError(
-            f"Définition inconnue : « {definition_id} ».\n  → disponibles : " + ", ".join(sorted(roadmap.definitions))
-        )
-    definition = roadmap.definitions[definition_id]
+    definition = roadmap.definition(definition_id)
     if fmt == "mermaid":
         sys.stdout.write(to_mermaid(definition))
         return
     if fmt == "json":
-        print_json(
-            {
-                "id": definition.id,
-                "label": definition.label,
-                "version": definition.version,
-                "extends": definition.extends,
-                "guards": {
-                    guard: {key: ".".join(v) if isinstance(v, tuple) else v for key, v in params.items()}
-                    for guard, params in definition.guard_params.items()
-                },
-                "applies_to": {k: list(v) for k, v in definition.applies_to.items()},
-                "steps": [
-                    {
-                        "id": s.id,
-                        "label": s.label,
-                        "roles": list(s.roles),
-                        "optional": s.optional,
-                        "checklist": [
-                            {
-                                "id": i.id,
-                                "label": i.label,
-                                "type": i.type,
-                                "required": i.required,
-                                "choices": list(i.choices),
-                            }
-                            for i in s.checklist
-                        ],
-                    }
-                    for s in definition.steps
-                ],
-                "states": [
-                    {"id": s.id, "label": s.label, "step": s.step, "final": s.final, "hold": s.hold}
-                    for s in definition.states.values()
-                ],
-                "transitions": [
-                    {
-                        "event": t.event,
-                        "from": t.source,
-                        "to": t.dest,
-                        "roles": list(t.roles),
-                        "guards": list(t.guards),
-                        "note_required": t.note_required,
-                    }
-                    for t in definition.transitions
-                ],
-            }
-        )
+        print_json(definition_view(roadmap, definition_id))
         return
     if fmt != "text":
         raise RoadmapError(f"Format inconnu : « {fmt} ».\n  → formats : text, mermaid, json.")

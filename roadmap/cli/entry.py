@@ -14,7 +14,7 @@ from typer.exceptions import TyperException
 from roadmap.cli import audit, backup, definitions, imports, overview, people, schools, setup, tables
 from roadmap.cli.common import app, err
 from roadmap.db import explain
-from roadmap.errors import RoadmapError
+from roadmap.errors import InvalidValue, RoadmapError
 from roadmap.settings import Settings
 from workflows import TransitionRefused, WorkflowError
 
@@ -41,6 +41,28 @@ def french_usage_message(message: str) -> str:
     return message
 
 
+# What fixes an error (its `remedy`), as the command to type here; the web says it its own way.
+REMEDIES = {
+    "add_person": "un administrateur l'enregistre : roadmap people add EMAIL --role ROLE --scope PÉRIMÈTRE "
+    "--name NOM --by ADMIN",
+    "list_people": "les personnes enregistrées : roadmap people list",
+    "import_annuaire": "importez-le : roadmap import annuaire FICHIER --by EMAIL",
+    "install_definitions": "vérifiez : roadmap definition check FICHIER ; installez : roadmap init",
+}
+# The option of the command line that carries each field named by the domain.
+FIELD_OPTIONS = {"rôle": "--role", "périmètre": "--scope", "nom": "--name", "étape": "--step"}
+
+
+def cli_hints(error: Exception) -> list[str]:
+    hints = []
+    if isinstance(error, InvalidValue) and error.field in FIELD_OPTIONS:
+        hints.append(f"option {FIELD_OPTIONS[error.field]}")
+    remedy = getattr(error, "remedy", None)
+    if remedy in REMEDIES:
+        hints.append(REMEDIES[remedy])
+    return hints
+
+
 def main() -> None:
     try:
         result = app(standalone_mode=False)
@@ -60,6 +82,8 @@ def main() -> None:
         sys.exit(130)
     except (RoadmapError, WorkflowError) as error:
         err.print(Text.assemble(("Erreur", "bold red"), f" : {error}"))
+        for line in cli_hints(error):
+            err.print(f"  → {line}")
         if isinstance(error, TransitionRefused) and any("note" in reason for reason in error.reasons):
             err.print('  → ajoutez --note "la raison" à la commande.')
         sys.exit(1)

@@ -18,8 +18,7 @@ from roadmap.cli.common import (
     require_by,
     service,
 )
-
-SHOWN_REJECTIONS = 100  # rejected rows detailed on screen; the count says how many more
+from roadmap.views import import_summary
 
 
 @import_app.command("annuaire")
@@ -30,29 +29,12 @@ def import_annuaire(
 ) -> None:
     """Importer les écoles et circonscriptions d'un extrait de l'annuaire (réimporter met à jour ; action tracée)."""
     require_by(by)
-    report = service().import_annuaire(file, by=by)
+    report = import_summary(service().import_annuaire(file, by=by))
     if as_json:
-        print_json(
-            {
-                "file": str(report.path),
-                "schools_created": report.schools_created,
-                "schools_updated": report.schools_updated,
-                "schools_unchanged": report.schools_unchanged,
-                "circonscriptions": report.circonscriptions,
-                "contacts": report.contacts,
-                "ignored": report.ignored,
-                "without_circonscription": report.without_circonscription,
-                "columns": report.columns,
-                "kept_values": report.kept_values,
-                "rejected_count": report.rejected_count,
-                "rejected": [
-                    {"line": e.line, "uai": e.uai, "reason": e.reason} for e in report.rejected[:SHOWN_REJECTIONS]
-                ],
-            }
-        )
+        print_json(report)
     else:
         out.print(
-            f"{report.path.name} : {report.schools} écoles "
+            f"{report.file_name} : {report.schools} écoles "
             f"({report.schools_created} nouvelles, {report.schools_updated} mises à jour, "
             f"{report.schools_unchanged} inchangées), {report.circonscriptions} circonscriptions, "
             f"{report.contacts} contacts, {report.ignored} lignes hors champ ignorées."
@@ -68,10 +50,12 @@ def import_annuaire(
                 f"{report.kept_values} case(s) vide(s) dans le fichier : les valeurs déjà connues sont conservées "
                 "(un import n'efface jamais une donnée)."
             )
-        for error in report.rejected[:SHOWN_REJECTIONS]:
+        for error in report.rejected:
             err.print(f"ligne {error.line} : {error.reason}")
-        if report.rejected_count > SHOWN_REJECTIONS:
-            err.print(f"… et {report.rejected_count - SHOWN_REJECTIONS} autre(s) ligne(s) rejetée(s) non détaillée(s).")
+        if report.rejected_count > len(report.rejected):
+            err.print(
+                f"… et {report.rejected_count - len(report.rejected)} autre(s) ligne(s) rejetée(s) non détaillée(s)."
+            )
     if report.rejected_count:
         err.print(
             f"{report.rejected_count} ligne(s) rejetée(s) ; les autres sont importées. "

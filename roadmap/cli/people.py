@@ -10,6 +10,7 @@ from rich.table import Table
 from roadmap.cli.common import ByOption, JsonOption, out, people_app, print_json, require_by, service
 from roadmap.errors import NotFound, RoadmapError
 from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
+from roadmap.views import people_lines
 
 
 @people_app.command("add")
@@ -46,11 +47,9 @@ def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la perso
 @people_app.command("list")
 def people_list(role: Annotated[str | None, typer.Option("--role")] = None, as_json: JsonOption = False) -> None:
     """Lister les personnes enregistrées."""
-    people = service().people(role)
+    people = people_lines(service(), role)
     if as_json:
-        print_json(
-            [{"email": p.email, "name": p.name, "role": p.role, "scope": p.scope, "source": p.source} for p in people]
-        )
+        print_json(people)
         return
     table = Table("Adresse", "Nom", "Rôle", "Périmètre", "Origine")
     for p in people:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from roadmap.cli.common import (
+    AsOption,
     ByOption,
     JsonOption,
     NoteOption,
@@ -21,12 +21,12 @@ from roadmap.cli.common import (
     require_by,
     school_app,
     service,
+    stream_json,
 )
 from roadmap.errors import RoadmapError
 from roadmap.files import read_upload
 from roadmap.models import ROLE_LABELS
-from roadmap.service import Roadmap
-from roadmap.views import french_datetime, iso_utc, school_detail, school_summary
+from roadmap.views import SchoolDetail, french_datetime, refusal_lines, school_detail, school_summaries
 
 
 @school_app.command("list")
@@ -35,80 +35,67 @@ def school_list(
     circonscription: Annotated[str | None, typer.Option("--circonscription", help="UAI de la circonscription.")] = None,
     departement: Annotated[str | None, typer.Option("--departement", help="Code du département (035).")] = None,
     as_json: JsonOption = False,
+    as_person: AsOption = None,
 ) -> None:
     """Lister les écoles et l'étape où en est leur parcours."""
     roadmap = service()
-    rows = [
-        school_summary(roadmap, school, instance)
-        for school, instance in roadmap.schools(step=step, circonscription=circonscription, departement=departement)
-    ]
+    viewer = roadmap.viewer(as_person)
+    rows = school_summaries(roadmap, viewer, step=step, circonscription=circonscription, departement=departement)
     if as_json:
-        print_json(rows)
+        stream_json(rows)
         return
     table = Table("UAI", "École", "Commune", "Étape", "État")
+    count = 0
     for row in rows:
-        table.add_row(row["uai"], row["name"], row["commune"], row["step_label"], row["state_label"])
+        table.add_row(row.uai, row.name, row.commune, row.step_label, row.state_label)
+        count += 1
     out.print(table)
-    out.print(f"{len(rows)} école(s).")
+    out.print(f"{count} école(s).")
 
 
 @school_app.command("show")
-def school_show(uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False) -> None:
+def school_show(
+    uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False, as_person: AsOption = None
+) -> None:
     """Afficher le parcours d'une école : étape, liste de contrôle, historique, actions possibles."""
     roadmap = service()
-    detail = school_detail(roadmap, uai)
+    detail = school_detail(roadmap, uai, roadmap.viewer(as_person))
     if as_json:
         print_json(detail)
         return
-    _print_detail(roadmap, detail)
+    _print_detail(detail)
 
 
-def _print_detail(roadmap: Roadmap, d: dict[str, Any]) -> None:
-    definition = roadmap.definitions[d["definition"]]
-    circo = d["circonscription"]
-    out.print(f"{d['name']} ({d['uai']}) — {d['address']['commune']}, {d['sector']}")
+def _print_detail(d: SchoolDetail) -> None:
+    circo = d.circonscription
+    out.print(f"{d.name} ({d.uai}) — {d.address.commune}, {d.sector}")
     out.print(
-        f"Circonscription : {circo['name'] + ' (' + circo['uai'] + ')' if circo else 'inconnue'} · "
-        f"Département {d['departement']['code'] if d['departement'] else '?'} · "
-        f"Académie {d['academie']['name'] if d['academie'] else '?'} · Feuille de route : {definition.label}"
+        f"Circonscription : {circo.name + ' (' + circo.uai + ')' if circo else 'inconnue'} · "
+        f"Département {d.departement.code if d.departement else '?'} · "
+        f"Académie {d.academie.name if d.academie else '?'} · Feuille de route : {d.definition_label}"
     )
-    number = f"étape {d['step_number']}/{d['steps_total']} — " if d["step_number"] else ""
-    out.print(f"{number}{d['step_label']} · état : {d['state_label']} ({d['state']}, version {d['version']})")
-    if d["checklist"]:
+    number = f"étape {d.step_number}/{d.steps_total} — " if d.step_number else ""
+    out.print(f"{number}{d.step_label} · état : {d.state_label} ({d.state}, version {d.version})")
+    if d.checklist:
         table = Table("", "Élément", "Valeur", title="Liste de contrôle", title_justify="left")
-        step = definition.step_of(d["state"]) or definition.step_of(d["held_from"] or "")
-        for entry in d["checklist"]:
-            item = step.item(entry["id"]) if step else None
-            mark = Text("✔", "green") if entry["done"] else (Text("✘", "red") if entry["required"] else Text("·"))
-            value = item.display(entry["value"]) if item else str(entry["value"])
-            table.add_row(mark, f"{entry['label']} ({entry['id']})", value)
+        for entry in d.checklist:
+            mark = Text("✔", "green") if entry.done else (Text("✘", "red") if entry.required else Text("·"))
+            table.add_row(mark, f"{entry.label} ({entry.id})", entry.value_text)
         out.print(table)
-    actions = ", ".join(f"{definition.event_label(e)} ({e})" for e in d["allowed_events"]) or "aucune"
+    actions = ", ".join(f"{d.event_labels[e]} ({e})" for e in d.allowed_events) or "aucune"
     out.print(f"Actions possibles maintenant : {actions}")
-    for event, reasons in d["blockers"].items():
-        out.print(f"Pour « {definition.event_label(event)} », il manque :")
+    for event, reasons in d.blockers.items():
+        out.print(f"Pour « {d.event_labels.get(event, event)} », il manque :")
         for reason in reasons:
             out.print(f"  - {reason}")
-    if d["owed"]:
+    if d.owed:
         out.print("Encore dû (différé à une étape précédente, à déposer dès que possible) :")
-        for entry in d["owed"]:
-            out.print(f"  - {entry['label']} ({entry['id']}, étape {entry['step_label']})")
+        for owed in d.owed:
+            out.print(f"  - {owed.label} ({owed.id}, étape {owed.step_label})")
     out.print(Text("Historique", style="bold"))
-    for h in d["history"]:
-        when = french_datetime(datetime.fromisoformat(h["at"]))
-        who = f"{h['actor']} ({ROLE_LABELS.get(h['role'], h['role'])})"
-        if h["data"] and "item" in h["data"]:
-            step = definition.step(h["data"]["step"])
-            item = step.item(h["data"]["item"]) if step else None
-            label = item.label if item else h["data"]["item"]
-            value = item.display(h["data"]["value"]) if item else str(h["data"]["value"])
-            what = f"« {label} » : {value}" if h["data"]["value"] is not None else f"« {label} » effacé"
-        else:
-            moved = f"{h['source']} → {h['target']}" if h["source"] else h["target"]
-            what = f"{h['event_label']} ({moved})"
-            if h["data"] and h["data"].get("deferred"):
-                what += " — différé : " + ", ".join(h["data"]["deferred"])
-        out.print(f"  {when} · {who} · {what}" + (f" — « {h['note']} »" if h["note"] else ""))
+    for h in d.history:
+        who = f"{h.actor} ({ROLE_LABELS.get(h.role, h.role)})"
+        out.print(f"  {french_datetime(h.at)} · {who} · {h.summary}" + (f" — « {h.note} »" if h.note else ""))
 
 
 @school_app.command("check")
@@ -180,26 +167,14 @@ for _event, _help in (
 
 
 @school_app.command("refusals")
-def school_refusals(uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False) -> None:
+def school_refusals(
+    uai: Annotated[str, typer.Argument(help="UAI de l'école.")], as_json: JsonOption = False, as_person: AsOption = None
+) -> None:
     """Lister les tentatives refusées pour une école (traçabilité)."""
     roadmap = service()
-    uai = roadmap.school_uai(uai)
-    with roadmap.session() as session:
-        refusals = roadmap.engine.refusals(session, uai)
+    refusals = refusal_lines(roadmap, uai, roadmap.viewer(as_person))
     if as_json:
-        print_json(
-            [
-                {
-                    "at": iso_utc(r.at),
-                    "actor": r.actor,
-                    "role": r.role,
-                    "event": r.event,
-                    "state": r.state,
-                    "reasons": r.reasons,
-                }
-                for r in refusals
-            ]
-        )
+        print_json(refusals)
         return
     for r in refusals:
         out.print(f"{french_datetime(r.at)} — {r.actor} ({r.role}) : {r.event} à l'état {r.state}")

@@ -9,8 +9,7 @@ import pytest
 from roadmap.files import read_upload
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
-from roadmap.views import school_detail
-from tests.roadmap.test_walkthrough import small_roadmap
+from tests.roadmap.test_walkthrough import detail_json, small_roadmap
 from tests.roadmap.walk import (
     COUNCIL_ITEMS,
     DIRECTOR,
@@ -24,7 +23,7 @@ from workflows.errors import InvalidItemValue, TransitionRefused
 
 
 def owed(roadmap: Roadmap, uai: str) -> list[str]:
-    return [entry["id"] for entry in school_detail(roadmap, uai)["owed"]]
+    return [entry["id"] for entry in detail_json(roadmap, uai)["owed"]]
 
 
 def test_a_late_council_lets_the_school_go_on_and_keeps_the_minutes_owed(settings: Settings, tmp_path: Path) -> None:
@@ -38,7 +37,7 @@ def test_a_late_council_lets_the_school_go_on_and_keeps_the_minutes_owed(setting
     assert {"council_date", "minutes", "reasons_presented"} <= set(deferred)  # the IEN is told what is owed
     roadmap.fire(SCHOOL, "approve", IEN)
     assert set(owed(roadmap, SCHOOL)) == set(deferred)
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert detail["state"] == "transmission"
     # Only the owed items of the council step may still be filed, in the later step; the council itself once met:
     with pytest.raises(InvalidItemValue, match="ne peut pas précéder"):

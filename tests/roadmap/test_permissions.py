@@ -256,30 +256,30 @@ def test_admin_acts_everywhere_including_the_ien_approval(settings: Settings, tm
 
 
 BAD_PEOPLE = [
-    # (email, role, scope, name, fragments expected in the message)
+    # (email, role, scope, name, fragments expected in the message: the domain names fields, never CLI options)
     ("claire.martin-ac-rennes.fr", "director", S1, "Claire Martin", ["EMAIL", "adresse électronique invalide",
                                                                      "exemple"]),
     ("claire martin@ac-rennes.fr", "director", S1, "Claire Martin", ["adresse électronique invalide"]),
     ("", "director", S1, "Claire Martin", ["adresse électronique invalide"]),
-    ("nouvelle@ac-rennes.fr", "director", S1, "  ", ["--name", "nom est vide"]),
-    ("nouvelle@ac-rennes.fr", "inspecteur", S1, "Claire Martin", ["--role", "inspecteur", "rôle inconnu",
+    ("nouvelle@ac-rennes.fr", "director", S1, "  ", ["nom", "nom est vide"]),
+    ("nouvelle@ac-rennes.fr", "inspecteur", S1, "Claire Martin", ["rôle", "inspecteur", "rôle inconnu",
                                                                        "director, ien, cpd, dane, admin"]),
-    ("ien@ac-rennes.fr", "ien", "035", "Jean Ien", ["--scope", "035", "UAI invalide", "circonscription (UAI)"]),
-    ("ien@ac-rennes.fr", "ien", S1, "Jean Ien", ["--scope", S1, "circonscription (UAI)", "Importez"]),
-    ("dir@ac-rennes.fr", "director", CIRCO_A, "Jean Dir", ["--scope", CIRCO_A, "école (UAI)", "Importez"]),
-    ("dir@ac-rennes.fr", "director", UNKNOWN_SCHOOL, "Jean Dir", ["--scope", UNKNOWN_SCHOOL, "école (UAI)",
-                                                                  "Importez"]),
+    ("ien@ac-rennes.fr", "ien", "035", "Jean Ien", ["périmètre", "035", "UAI invalide", "circonscription (UAI)"]),
+    ("ien@ac-rennes.fr", "ien", S1, "Jean Ien", ["périmètre", S1, "circonscription (UAI)", "importé"]),
+    ("dir@ac-rennes.fr", "director", CIRCO_A, "Jean Dir", ["périmètre", CIRCO_A, "école (UAI)", "importé"]),
+    ("dir@ac-rennes.fr", "director", UNKNOWN_SCHOOL, "Jean Dir", ["périmètre", UNKNOWN_SCHOOL, "école (UAI)",
+                                                                  "importé"]),
     ("dir@ac-rennes.fr", "director", S1[:7] + ("A" if S1[7] != "A" else "B"), "Jean Dir",
-     ["--scope", "lettre clé devrait être " + S1[7], S1]),
-    ("dir@ac-rennes.fr", "director", S1[:7], "Jean Dir", ["--scope", "lettre clé manque", S1]),
-    ("dir@ac-rennes.fr", "director", "école Lucioles", "Jean Dir", ["--scope", "UAI invalide", "école (UAI)"]),
-    ("cpd@ac-rennes.fr", "cpd", S1, "Jean Cpd", ["--scope", "département (code, ex. 035)", "Importez"]),
-    ("cpd@ac-rennes.fr", "cpd", "029", "Jean Cpd", ["--scope", "029", "département", "Importez"]),
-    ("dane@ac-rennes.fr", "dane", "035", "Jean Dane", ["--scope", "035", "académie (code, ex. 14)"]),
-    ("dane@ac-rennes.fr", "dane", "Rennes", "Jean Dane", ["--scope", "Rennes", "académie"]),
-    ("admin@ac-rennes.fr", "admin", "035", "Jean Admin", ["--scope", "035", "--scope '*'"]),
+     ["périmètre", "lettre clé devrait être " + S1[7], S1]),
+    ("dir@ac-rennes.fr", "director", S1[:7], "Jean Dir", ["périmètre", "lettre clé manque", S1]),
+    ("dir@ac-rennes.fr", "director", "école Lucioles", "Jean Dir", ["périmètre", "UAI invalide", "école (UAI)"]),
+    ("cpd@ac-rennes.fr", "cpd", S1, "Jean Cpd", ["périmètre", "département (code, ex. 035)", "importé"]),
+    ("cpd@ac-rennes.fr", "cpd", "029", "Jean Cpd", ["périmètre", "029", "département", "importé"]),
+    ("dane@ac-rennes.fr", "dane", "035", "Jean Dane", ["périmètre", "035", "académie (code, ex. 14)"]),
+    ("dane@ac-rennes.fr", "dane", "Rennes", "Jean Dane", ["périmètre", "Rennes", "académie"]),
+    ("admin@ac-rennes.fr", "admin", "035", "Jean Admin", ["périmètre", "035", "« * »"]),
     # Addresses already used: by a person registered by hand (whatever the case), or by an annuaire mailbox.
-    (DIRECTOR_1, "cpd", "035", "Autre Personne", ["EMAIL", DIRECTOR_1, "déjà enregistrée", "people list"]),
+    (DIRECTOR_1, "cpd", "035", "Autre Personne", ["EMAIL", DIRECTOR_1, "déjà enregistrée"]),
     ("  Claire.MARTIN@AC-Rennes.fr ", "director", S1, "Claire Martin", ["déjà enregistrée", DIRECTOR_1]),
     (IEN_A, "cpd", "035", "Jean Ien", ["déjà enregistrée"]),  # an annuaire mailbox, claimed with another role
     (f"ecole.{S1}@ac-rennes.fr".upper(), "admin", "*", "Direction", ["déjà enregistrée"]),
@@ -299,6 +299,8 @@ def test_people_add_refuses_bad_entries_saying_what_and_how_to_fix(settings: Set
             if not isinstance(error, InvalidValue) or "→" not in message:
                 problems.append((email, role, scope, "no hint", message))
             missing = [f for f in fragments if f not in message]
+            if "--" in message or "roadmap " in message:
+                problems.append((email, role, scope, "names a command", message))
             if missing:
                 problems.append((email, role, scope, missing, message))
         else:

@@ -14,9 +14,10 @@ import pytest
 
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import Upload, read_upload
+from roadmap.jsonview import jsonable
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
-from roadmap.views import school_detail
+from roadmap.views import school_detail, school_summaries
 from tests.conftest import ILLE_ET_VILAINE
 from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from tests.roadmap.walk import (
@@ -88,6 +89,12 @@ PARENT_SESSION_LABEL = "Date de la réunion de présentation aux parents"
 COMPLIANT_ENTS = ["Beneylu School", "It's learning", "K-d'école (Kosmos)", "OZE 1D (Itop)",
                   "One 1D (Open Digital Education)"]
 ALL_EVENTS = ["advance", "approve", "request_changes", "suspend", "resume", "abandon", "skip"]
+
+
+def detail_json(roadmap: Roadmap, uai: str) -> dict[str, Any]:
+    """The school's typed view as its JSON (what `school show --json` prints)."""
+    shown: dict[str, Any] = jsonable(school_detail(roadmap, uai))
+    return shown
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -163,7 +170,7 @@ def state_of(roadmap: Roadmap, uai: str) -> str:
 def moves(roadmap: Roadmap, uai: str) -> list[tuple[str, str, str, str | None, str]]:
     """(actor, role, event, source, target) of every history row but checklist changes."""
     return [(h["actor"], h["role"], h["event"], h["source"], h["target"])
-            for h in school_detail(roadmap, uai)["history"] if h["event"] != "check"]
+            for h in detail_json(roadmap, uai)["history"] if h["event"] != "check"]
 
 
 def assert_chained(history: list[dict[str, Any]], state: str) -> None:
@@ -191,7 +198,7 @@ def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: S
     assert state_of(roadmap, SCHOOL) == "transmission"
     walk_from_transmission_to_deployed(roadmap, tmp_path)
 
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert detail["state"] == "deployed" and detail["step"] == "deployed"
     assert detail["allowed_events"] == []
     assert moves(roadmap, SCHOOL) == [
@@ -228,9 +235,9 @@ def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: S
     assert detail["version"] == len(history)
 
     # The other schools of the import did not move.
-    other = school_detail(roadmap, OTHER_SCHOOL)
+    other = detail_json(roadmap, OTHER_SCHOOL)
     assert other["state"] == "definition" and other["version"] == 1 and len(other["history"]) == 1
-    assert [uai for uai, _ in [(s.uai, i) for s, i in roadmap.schools(step="deployed")]] == [SCHOOL]
+    assert [s.uai for s in school_summaries(roadmap, step="deployed")] == [SCHOOL]
 
 
 # ---------------------------------------------------------------------------------- step 1 and 2: checklists
@@ -273,7 +280,7 @@ def test_definition_and_funding_refuse_to_advance_until_complete(settings: Setti
     roadmap.check(SCHOOL, "features", "messagerie, blog", DIRECTOR)
     roadmap.check(SCHOOL, "sdet_framework", "non", DIRECTOR)  # answered "no": not done
     roadmap.check(SCHOOL, "reversibility", "oui", DIRECTOR)
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert {i["id"]: i["value"] for i in detail["checklist"]}["ent"] == "One 1D (Open Digital Education)"
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
     missing = ["sdet_framework", "secondary_interoperability", "editor_support", "admin_tools"]
@@ -339,13 +346,13 @@ def test_school_council_date_minutes_and_ien_approval(settings: Settings, tmp_pa
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
     assert len(reasons) == 1
     assert FUTURE_COUNCIL in reasons[0] and "pas encore eu lieu" in reasons[0]
-    assert "advance" not in school_detail(roadmap, SCHOOL)["allowed_events"]
+    assert "advance" not in detail_json(roadmap, SCHOOL)["allowed_events"]
     # The IEN cannot submit for the school either.
     assert any("IEN" in r for r in reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", IEN)))
 
     # "Not future" is judged on the Paris calendar: at 23:30 UTC on the 23rd it is already the 24th in Paris.
     late_evening = make_roadmap(settings, now=datetime(2026, 11, 23, 23, 30, tzinfo=UTC))
-    assert "advance" in school_detail(late_evening, SCHOOL)["allowed_events"]
+    assert "advance" in detail_json(late_evening, SCHOOL)["allowed_events"]
     # With the fixed clock, a council held today is fine.
     roadmap.check(SCHOOL, "council_date", "23/11/2026", DIRECTOR)
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
@@ -377,7 +384,7 @@ def test_school_council_date_minutes_and_ien_approval(settings: Settings, tmp_pa
         assert any("note" in r for r in reasons)
     note = "Le compte rendu ne mentionne pas le droit de rectification."
     roadmap.fire(SCHOOL, "request_changes", IEN, note=note)
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert detail["state"] == "school_council"
     assert detail["history"][-1]["note"] == note
     # What was filled is still there; the director fixes it and resubmits.
@@ -414,7 +421,7 @@ def test_transmission_needs_a_named_director_in_the_account_row(settings: Settin
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", CPD))
     assert len(reasons) == 1, reasons  # every other column comes from the annuaire and the checklists
     assert "« Responsable »" in reasons[0] and f"école {SCHOOL} comme personne habilitée (rôle direction" in reasons[0]
-    assert school_detail(roadmap, SCHOOL)["blockers"]["advance"] == reasons
+    assert detail_json(roadmap, SCHOOL)["blockers"]["advance"] == reasons
 
     roadmap.add_person(DIRECTOR, "director", SCHOOL, "Claire Martin", by=ADMIN_EMAIL)
     roadmap.fire(SCHOOL, "advance", SCHOOL_MAILBOX)
@@ -443,8 +450,8 @@ def test_first_table_of_each_departement_goes_through_the_dane(settings: Setting
     # The first table of Ille-et-Vilaine: the CPD cannot send it on to set-up; the reason points at the DANE.
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", CPD))
     assert len(reasons) == 1 and "DANE" in reasons[0] and "035" in reasons[0] and "première" in reasons[0]
-    assert "advance" not in school_detail(roadmap, SCHOOL)["allowed_events"]
-    assert "approve" in school_detail(roadmap, SCHOOL)["allowed_events"]
+    assert "advance" not in detail_json(roadmap, SCHOOL)["allowed_events"]
+    assert "approve" in detail_json(roadmap, SCHOOL)["allowed_events"]
     assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
     assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "approve", CPD))
     # A DANE of another académie cannot validate it.
@@ -463,7 +470,7 @@ def test_first_table_of_each_departement_goes_through_the_dane(settings: Setting
     walk_to_transmission(roadmap, tmp_path, uai=OTHER_SCHOOL, director=OTHER_DIRECTOR, ien=OTHER_IEN)
     fill(roadmap, OTHER_SCHOOL, TRANSMISSION_ITEMS, OTHER_DIRECTOR)
     roadmap.fire(OTHER_SCHOOL, "advance", OTHER_DIRECTOR)
-    assert "advance" in school_detail(roadmap, OTHER_SCHOOL)["allowed_events"]
+    assert "advance" in detail_json(roadmap, OTHER_SCHOOL)["allowed_events"]
     roadmap.fire(OTHER_SCHOOL, "advance", CPD)
     assert state_of(roadmap, OTHER_SCHOOL) == "setup"
     assert moves(roadmap, OTHER_SCHOOL)[-1] == (CPD, "cpd", "advance", "transmission.submitted", "setup")
@@ -498,7 +505,7 @@ def test_parent_training_can_be_skipped_only_with_a_note(settings: Settings, tmp
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "skip", IEN, note="pas de réunion"))
     assert any("IEN" in r for r in reasons)
     roadmap.fire(SCHOOL, "skip", CPD, note="  Pas de réunion possible cette année  ")
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert detail["state"] == "deployed" and detail["allowed_events"] == []
     assert detail["history"][-1]["note"] == "Pas de réunion possible cette année"
     assert moves(roadmap, SCHOOL)[-1] == (CPD, "cpd", "skip", "parent_training", "deployed")
@@ -528,7 +535,7 @@ def test_suspend_then_resume_returns_exactly_where_the_school_was(settings: Sett
     assert any("IEN" in r for r in reasons_of(roadmap, SCHOOL,
                                                 lambda: roadmap.fire(SCHOOL, "suspend", IEN, note="attente")))
     roadmap.fire(SCHOOL, "suspend", DIRECTOR, note="Changement de municipalité, projet en attente")
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert (detail["state"], detail["held_from"], detail["step"]) == ("suspended", "definition", "suspended")
     assert set(detail["allowed_events"]) == {"resume", "abandon"}
     assert {i["id"]: i["value"] for i in detail["checklist"]}["features"] == "blog"  # the held step's list
@@ -539,7 +546,7 @@ def test_suspend_then_resume_returns_exactly_where_the_school_was(settings: Sett
         reasons_of(roadmap, SCHOOL, partial(roadmap.fire, SCHOOL, event, DIRECTOR, note="essai"))
     assert any("IEN" in r for r in reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "resume", IEN)))
     roadmap.fire(SCHOOL, "resume", DANE)
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert (detail["state"], detail["held_from"]) == ("definition", None)
     assert {i["id"]: i["value"] for i in detail["checklist"]}["features"] == "blog"
 
@@ -567,7 +574,7 @@ def test_suspend_then_resume_returns_exactly_where_the_school_was(settings: Sett
         ("resume", "suspended", "school_council.awaiting_approval"),
         ("suspend", "transmission.submitted", "suspended"), ("resume", "suspended", "transmission.submitted"),
     ]
-    notes = [h["note"] for h in school_detail(roadmap, SCHOOL)["history"] if h["event"] == "suspend"]
+    notes = [h["note"] for h in detail_json(roadmap, SCHOOL)["history"] if h["event"] == "suspend"]
     assert notes == ["Changement de municipalité, projet en attente", "Conseil d'école à reprogrammer",
                      "Tableau à revoir avec la DSI"]
 
@@ -580,7 +587,7 @@ def test_abandon_is_final(settings: Settings, tmp_path: Path) -> None:
         roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "abandon", DIRECTOR, note="on arrête")))
     assert any("note" in r for r in reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "abandon", CPD)))
     roadmap.fire(SCHOOL, "abandon", CPD, note="La commune renonce au projet")
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert (detail["state"], detail["step"], detail["allowed_events"]) == ("abandoned", "abandoned", [])
     assert detail["history"][-1]["note"] == "La commune renonce au projet"
     for event in ALL_EVENTS:
@@ -594,7 +601,7 @@ def test_abandon_is_final(settings: Settings, tmp_path: Path) -> None:
     assert snapshot(roadmap, OTHER_SCHOOL)[:2] == ("abandoned", None)
     assert any("terminé" in r for r in reasons_of(roadmap, OTHER_SCHOOL,
                                                   lambda: roadmap.fire(OTHER_SCHOOL, "resume", DANE)))
-    assert school_detail(roadmap, OTHER_SCHOOL)["allowed_events"] == []
+    assert detail_json(roadmap, OTHER_SCHOOL)["allowed_events"] == []
 
 
 # ----------------------------------------------------------------------------------------- refused attempts
@@ -608,7 +615,7 @@ def test_refused_attempts_are_recorded_with_their_reasons(settings: Settings, tm
     reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "approve", OTHER_IEN))
     assert "action inconnue." in reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "valider", DIRECTOR))
     error = refused(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", f"  {UNKNOWN.upper()} "), NotFound)
-    assert UNKNOWN in str(error) and "people add" in str(error)
+    assert UNKNOWN in str(error) and error.remedy == "add_person" and "roadmap" not in str(error)
     assert isinstance(error, RoadmapError)
     refused(roadmap, SCHOOL, lambda: roadmap.check(SCHOOL, "features", "blog", UNKNOWN), NotFound)
     reasons_of(roadmap, OTHER_SCHOOL, lambda: roadmap.fire(OTHER_SCHOOL, "suspend", DIRECTOR, note="pas mon école"))
@@ -643,7 +650,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     roadmap.check(SCHOOL, "ent", "Beneylu School", DIRECTOR)
     roadmap.check(SCHOOL, "sdet_framework", "oui", DIRECTOR)
 
-    detail = school_detail(roadmap, SCHOOL.lower())
+    detail = detail_json(roadmap, SCHOOL.lower())
     assert detail["uai"] == SCHOOL
     assert detail["name"] == "Ecole primaire publique les Lucioles"
     assert (detail["step"], detail["state"], detail["step_number"], detail["steps_total"]) == (
@@ -657,7 +664,8 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
         if item["id"] in DEFINITION_REQUIRED:
             assert item["label"] == DEFINITION_REQUIRED[item["id"]] and item["required"] is True
     assert items["ent"] == {"id": "ent", "label": DEFINITION_REQUIRED["ent"], "type": "choice", "required": True,
-                            "choices": COMPLIANT_ENTS, "value": "Beneylu School", "done": True}
+                            "choices": COMPLIANT_ENTS, "value": "Beneylu School", "value_text": "Beneylu School",
+                            "done": True}
     assert (items["sdet_framework"]["type"], items["sdet_framework"]["value"], items["sdet_framework"]["done"]) == (
         "bool", True, True)
     assert (items["teachers_council_date"]["type"], items["teachers_council_date"]["value"],
@@ -681,7 +689,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     assert "advance" in detail["blockers"]
 
     fill(roadmap, SCHOOL, DEFINITION_ITEMS, DIRECTOR)
-    assert set(school_detail(roadmap, SCHOOL)["allowed_events"]) == {"advance", "suspend", "abandon"}
+    assert set(detail_json(roadmap, SCHOOL)["allowed_events"]) == {"advance", "suspend", "abandon"}
 
     # Awaiting the IEN: the council's checklist is shown, with the IEN's events offered.
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
@@ -690,7 +698,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     fill(roadmap, SCHOOL, COUNCIL_ITEMS, DIRECTOR)
     roadmap.check(SCHOOL, "minutes", None, DIRECTOR, upload=read_upload(minutes_file(tmp_path)))
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    detail = school_detail(roadmap, SCHOOL)
+    detail = detail_json(roadmap, SCHOOL)
     assert (detail["step"], detail["state"], detail["step_number"]) == (
         "school_council", "school_council.awaiting_approval", 3)
     items = {item["id"]: item for item in detail["checklist"]}
@@ -701,7 +709,7 @@ def test_school_detail_shows_the_step_checklist_territory_history_and_allowed_ev
     assert detail["version"] == len(detail["history"])
 
     with pytest.raises(NotFound):
-        school_detail(roadmap, "0350998V")
+        detail_json(roadmap, "0350998V")
     with pytest.raises(InvalidValue) as info:
-        school_detail(roadmap, "0350122A")
+        detail_json(roadmap, "0350122A")
     assert "lettre clé" in str(info.value)
