@@ -24,7 +24,7 @@ from transitions import Machine
 
 from roadmap.db import make_engine, migrate
 from roadmap.guards import roadmap_guards
-from roadmap.models import ROLE_LABELS
+from roadmap.roles import ROLE_LABELS
 from roadmap.settings import REPO_DATA
 from workflows import Actor, WorkflowEngine, load_definitions
 from workflows.machine import compile_definition

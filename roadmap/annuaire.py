@@ -13,6 +13,8 @@ raise :class:`~roadmap.errors.InputFileError`.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -22,7 +24,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from sqlmodel import SQLModel
 
@@ -32,7 +34,7 @@ from roadmap.uai import normalize_uai, uai_problem
 RecordKind = Literal["school", "circonscription"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnnuaireRecord:
     """One school or circonscription office read from an extract."""
 
@@ -234,9 +236,11 @@ def _map_columns(header: Sequence[str]) -> tuple[dict[str, int], list[_Meaning]]
 # Reading the file
 
 
-def _read_bytes(path: Path) -> bytes:
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """The file opened for reading, with a French message for each reason it cannot be."""
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputFileError(path, "fichier introuvable", "Vérifiez le chemin et le nom du fichier.") from None
     except IsADirectoryError:
@@ -255,6 +259,13 @@ def _read_bytes(path: Path) -> bytes:
             f"lecture du fichier impossible ({exc.strerror or exc})",
             "Vérifiez que le fichier est accessible puis recommencez.",
         ) from None
+    with handle:
+        yield handle
+
+
+def _read_bytes(path: Path) -> bytes:
+    with _opened(path) as handle:
+        data = handle.read()
     if not data.strip():
         raise InputFileError(path, "le fichier est vide", _EMPTY_HINT)
     return data
@@ -274,71 +285,111 @@ def _check_size(path: Path) -> None:
         )
 
 
-def _decode(path: Path, data: bytes) -> str:
-    if data.startswith(b"PK\x03\x04"):
+_CHUNK = 1 << 20
+
+
+def _scan(path: Path) -> str:
+    """One pass over the bytes, a chunk at a time (memory stays flat whatever the size): refuse what is not a
+    text CSV (XLSX, UTF-16, NUL bytes, with line and column) and return the encoding to read it with."""
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    is_utf8 = True
+    has_text = False
+    newlines = 0
+    offset = 0
+    last_newline = -1  # offset of the last newline before the current chunk
+    with _opened(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            if offset == 0:
+                _refuse_binary_start(path, chunk)
+            if (nul := chunk.find(b"\x00")) >= 0:
+                line = newlines + chunk.count(b"\n", 0, nul) + 1
+                start = chunk.rfind(b"\n", 0, nul)
+                start = offset + start if start >= 0 else last_newline
+                handle.seek(start + 1)
+                before = handle.read(offset + nul - start - 1)
+                raise InputFileError(
+                    path,
+                    "caractère nul (octet 0) : un fichier CSV n'en contient jamais ; le fichier est abîmé ou n'est "
+                    "pas un CSV (données binaires)",
+                    "Supprimez ce caractère, ou exportez à nouveau l'extrait. " + _FORMATS_HINT,
+                    line=line,
+                    column=len(before.decode("utf-8", errors="replace")) + 1,
+                )
+            has_text = has_text or bool(chunk.strip())
+            if is_utf8:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+            newlines += chunk.count(b"\n")
+            if (last := chunk.rfind(b"\n")) >= 0:
+                last_newline = offset + last
+            offset += len(chunk)
+    if not has_text:
+        raise InputFileError(path, "le fichier est vide", _EMPTY_HINT)
+    if is_utf8:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False
+    return "utf-8-sig" if is_utf8 else "cp1252"  # Windows-1252 decodes any byte but five: checked when reading
+
+
+def _refuse_binary_start(path: Path, start: bytes) -> None:
+    if start.startswith(b"PK\x03\x04"):
         raise InputFileError(
             path,
             "ce fichier est un classeur Excel (XLSX), pas un fichier CSV",
             "Renommez-le avec l'extension .xlsx, ou enregistrez-le au format CSV.",
         )
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputFileError(
             path,
             "ce fichier est encodé en UTF-16, encodage non pris en charge",
             "Dans votre tableur, enregistrez-le au format « CSV UTF-8 » ou « CSV (séparateur : point-virgule) ».",
         )
-    if (nul := data.find(b"\x00")) >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        column = len(data[data.rfind(b"\n", 0, nul) + 1 : nul].decode("utf-8", errors="replace")) + 1
-        raise InputFileError(
-            path,
-            "caractère nul (octet 0) : un fichier CSV n'en contient jamais ; le fichier est abîmé ou n'est pas "
-            "un CSV (données binaires)",
-            "Supprimez ce caractère, ou exportez à nouveau l'extrait. " + _FORMATS_HINT,
-            line=line,
-            column=column,
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise InputFileError(
-            path,
-            "encodage des caractères non reconnu (ni UTF-8 ni Windows-1252)",
-            "Dans votre tableur, enregistrez le fichier au format « CSV UTF-8 ».",
-        ) from None
 
 
-def _sniff_delimiter(text: str) -> str:
+_UNDECODABLE = (
+    "encodage des caractères non reconnu (ni UTF-8 ni Windows-1252)",
+    "Dans votre tableur, enregistrez le fichier au format « CSV UTF-8 ».",
+)
+
+
+def _sniff_delimiter(first_line: str) -> str:
     """Pick the separator from the first non-blank line (the header)."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {sep: first.count(sep) for sep in (";", ",", "\t")}
+    counts = {sep: first_line.count(sep) for sep in (";", ",", "\t")}
     best = max(counts, key=lambda sep: counts[sep])  # ties keep the first: ";" then ","
     return best if counts[best] else ";"
 
 
-def _read_csv(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, list[str]]]]:
-    """Return the delimiter and, lazily, every row with the line where it starts."""
-    text = _decode(path, data)
-    delimiter = _sniff_delimiter(text)
+def _read_csv(path: Path) -> tuple[str, Iterator[tuple[int, list[str]]]]:
+    """Return the delimiter and, lazily, every row with the line where it starts (the file is streamed)."""
+    encoding = _scan(path)
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            first = next((line for line in handle if line.strip()), "")
+    except UnicodeDecodeError:
+        raise InputFileError(path, *_UNDECODABLE) from None
+    delimiter = _sniff_delimiter(first)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        start = 1
-        try:
-            for row in reader:
-                yield start, row
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise InputFileError(
-                path,
-                f"structure CSV illisible ({exc})",
-                "Vérifiez les guillemets autour des champs à partir de cette ligne.",
-                line=start,
-            ) from None
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            start = 1
+            try:
+                for row in reader:
+                    yield start, row
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                raise InputFileError(
+                    path,
+                    f"structure CSV illisible ({exc})",
+                    "Vérifiez les guillemets autour des champs à partir de cette ligne.",
+                    line=start,
+                ) from None
+            except UnicodeDecodeError:
+                raise InputFileError(path, *_UNDECODABLE, line=start) from None
 
     return delimiter, rows()
 
@@ -664,10 +715,8 @@ def read_annuaire(path: Path) -> AnnuaireExtract:
         shown = f"« {path.suffix} »" if path.suffix else "absente"
         raise InputFileError(path, f"extension {shown} non prise en charge", _FORMATS_HINT)
     _check_size(path)
-    data = _read_bytes(path)
-
     if suffix in _CSV_SUFFIXES:
-        delimiter, csv_rows = _read_csv(path, data)
+        delimiter, csv_rows = _read_csv(path)
         first = next(((line, cells) for line, cells in csv_rows if not _is_blank(cells)), None)
         if first is None:
             raise InputFileError(path, "le fichier est vide", _EMPTY_HINT)
@@ -677,7 +726,7 @@ def read_annuaire(path: Path) -> AnnuaireExtract:
             raise _missing_columns_error(path, header_line, header, missing)
         return _collect(path, csv_rows, header_line, header, found, delimiter)
 
-    sheet_rows = _read_xlsx(path, data)
+    sheet_rows = _read_xlsx(path, _read_bytes(path))
     header_line, raw_header = sheet_rows[0]
     header = [_cell_text(value) for value in raw_header]
     while header and not header[-1]:

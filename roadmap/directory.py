@@ -9,17 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, select
 
 from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
 from roadmap.errors import InvalidValue, NotFound
-from roadmap.models import ROLES, Academie, Circonscription, Departement, Person, School
+from roadmap.models import Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
+from roadmap.roles import ROLES
 from roadmap.territory import AcademieInfo
 from workflows.models import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-StartInstance = Callable[[Session, School], None]
+StartInstances = Callable[[Session, list[tuple[str, str]]], None]  # (UAI, département) of each school created
 # School fields an extract may leave out (or leave empty) without erasing what is held.
 OPTIONAL_SCHOOL_FIELDS = ("sector", "nature_code", "street", "locality", "phone", "email")
 
@@ -54,9 +57,12 @@ def short_circonscription_name(name: str) -> str:
 
 
 def import_extract(
-    session: Session, extract: AnnuaireExtract, zones: dict[str, AcademieInfo], start_instance: StartInstance
+    session: Session, extract: AnnuaireExtract, zones: dict[str, AcademieInfo], start_instances: StartInstances
 ) -> ImportReport:
-    """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates."""
+    """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates.
+
+    Written for national extracts (50,000 écoles): reference rows are read once for the run, rows are compared
+    before anything is written, and inserts and updates go to the database in bulk."""
     report = ImportReport(
         path=extract.path,
         columns=extract.column_labels(),
@@ -68,38 +74,23 @@ def import_extract(
     # column, leaves the stored value alone (a narrower extract never blanks data).
     optional = [key for key in OPTIONAL_SCHOOL_FIELDS if key in extract.columns]
     reads_circonscription = "circonscription_uai" in extract.columns or "circonscription_name" in extract.columns
-    for record in extract.records:
-        _upsert_departement(session, record, zones)
-    session.flush()
-    circonscriptions = {c.uai: c for c in session.exec(select(Circonscription)).all()}
-    for record in extract.records:
-        if record.kind == "circonscription":
-            circonscriptions[record.uai] = _upsert_circonscription(session, record, circonscriptions.get(record.uai))
-            report.circonscriptions += 1
-    for record in extract.records:
-        if (
-            record.kind == "school"
-            and record.circonscription_uai
-            and record.circonscription_uai not in circonscriptions
-        ):
-            created = Circonscription(
-                uai=record.circonscription_uai,
-                name=record.circonscription_name or record.circonscription_uai,
-                departement_code=record.departement_code,
-            )
-            session.add(created)
-            circonscriptions[created.uai] = created
-            report.circonscriptions += 1
-    session.flush()
-    by_name = {(c.departement_code, _fold(c.name)): c.uai for c in circonscriptions.values()}
-    existing = {s.uai: s for s in session.exec(select(School)).all()}
+    _upsert_territory(session, extract.records, zones)
+    circonscriptions = _upsert_circonscriptions(session, extract.records, report)
+    by_name = {(dep, _fold(name)): uai for uai, (name, dep) in circonscriptions.items()}
+    columns = [col(getattr(School, name)) for name in SCHOOL_COLUMNS]
+    existing = {row[0]: row for row in session.execute(sa_select(*columns))}
+    created: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    now = utcnow()
     for record in extract.records:
         if record.kind != "school":
             continue
+        current = existing.get(record.uai)
+        held = dict(zip(SCHOOL_COLUMNS, current, strict=True)) if current else None
         circonscription_uai = record.circonscription_uai or by_name.get(
             (record.departement_code, _fold(record.circonscription_name))
         )
-        if not circonscription_uai and not (existing.get(record.uai) and existing[record.uai].circonscription_uai):
+        if not circonscription_uai and not (held and held["circonscription_uai"]):
             report.without_circonscription.append(record.uai)
         fields: dict[str, Any] = {
             "name": record.name,
@@ -110,68 +101,121 @@ def import_extract(
         for key in optional:
             if getattr(record, key):
                 fields[key] = getattr(record, key)
-            elif record.uai in existing and getattr(existing[record.uai], key):
+            elif held and held[key]:
                 report.kept_values += 1
         if reads_circonscription and circonscription_uai:
             fields["circonscription_uai"] = circonscription_uai
-        school = existing.get(record.uai)
-        if school is None:
-            school = School(uai=record.uai, **{"sector": "", **fields})
-            session.add(school)
-            session.flush()
-            start_instance(session, school)
-            existing[school.uai] = school
+        if held is None:
+            created.append({**NEW_SCHOOL, **fields, "uai": record.uai, "updated_at": now})
             report.schools_created += 1
-        elif any(getattr(school, key) != value for key, value in fields.items()):
-            for key, value in fields.items():
-                setattr(school, key, value)
-            school.updated_at = utcnow()
-            session.add(school)
+        elif any(held[key] != value for key, value in fields.items()):
+            changed.append({**fields, "uai": record.uai, "updated_at": now})
             report.schools_updated += 1
         else:
             report.schools_unchanged += 1
-    session.flush()
+    for offset in range(0, len(created), BATCH):
+        session.execute(insert(School), created[offset : offset + BATCH])
+    _update_by_key(session, School, changed)
+    start_instances(session, [(row["uai"], row["departement_code"]) for row in created])
     report.contacts = _sync_contacts(session, extract.records, circonscriptions)
     return report
 
 
-def _upsert_departement(session: Session, record: AnnuaireRecord, zones: dict[str, AcademieInfo]) -> None:
-    academie = session.get(Academie, record.academie_code)
-    info = zones.get(record.academie_code)
-    name = record.academie_name or (info.name if info else record.academie_code)
-    if academie is None:
-        session.add(Academie(code=record.academie_code, name=name, holiday_zone=info.zone if info else None))
-    elif academie.name != name:
-        academie.name = name
-        session.add(academie)
-    departement = session.get(Departement, record.departement_code)
-    if departement is None:
-        session.add(
-            Departement(
-                code=record.departement_code,
-                name=record.departement_name or record.departement_code,
-                academie_code=record.academie_code,
+BATCH = 5000  # rows per bulk statement
+SCHOOL_COLUMNS = ("uai", *OPTIONAL_SCHOOL_FIELDS, "name", "postal_code", "commune", "departement_code",
+                  "circonscription_uai")
+NEW_SCHOOL: dict[str, Any] = {key: "" for key in OPTIONAL_SCHOOL_FIELDS} | {"circonscription_uai": None}
+
+
+def _update_by_key(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Bulk UPDATE by primary key, grouped by the set of columns each row changes."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        for offset in range(0, len(group), BATCH):
+            session.execute(update(model), group[offset : offset + BATCH])
+
+
+def _upsert_territory(session: Session, records: list[AnnuaireRecord], zones: dict[str, AcademieInfo]) -> None:
+    academies = {a.code: a for a in session.exec(select(Academie)).all()}
+    departements = set(session.exec(select(Departement.code)).all())
+    for record in records:
+        info = zones.get(record.academie_code)
+        name = record.academie_name or (info.name if info else record.academie_code)
+        academie = academies.get(record.academie_code)
+        if academie is None:
+            academie = Academie(code=record.academie_code, name=name, holiday_zone=info.zone if info else None)
+            academies[academie.code] = academie
+            session.add(academie)
+        elif academie.name != name:
+            academie.name = name
+            session.add(academie)
+        if record.departement_code not in departements:
+            departements.add(record.departement_code)
+            session.add(
+                Departement(
+                    code=record.departement_code,
+                    name=record.departement_name or record.departement_code,
+                    academie_code=record.academie_code,
+                )
             )
-        )
-        session.flush()
+    session.flush()
 
 
-def _upsert_circonscription(
-    session: Session, record: AnnuaireRecord, current: Circonscription | None
-) -> Circonscription:
-    circonscription = current or Circonscription(
-        uai=record.uai, name=record.name, departement_code=record.departement_code
+def _upsert_circonscriptions(
+    session: Session, records: list[AnnuaireRecord], report: ImportReport
+) -> dict[str, tuple[str, str]]:
+    """Circonscription offices of the extract, and those schools name without an office row. Returns every
+    circonscription held: UAI -> (name, département)."""
+    query = sa_select(
+        col(Circonscription.uai),
+        col(Circonscription.name),
+        col(Circonscription.departement_code),
+        col(Circonscription.email),
+        col(Circonscription.phone),
     )
-    circonscription.name = record.name
-    circonscription.departement_code = record.departement_code
-    circonscription.email = record.email or circonscription.email
-    circonscription.phone = record.phone or circonscription.phone
-    session.add(circonscription)
-    return circonscription
+    held = {uai: (name, dep, email, phone) for uai, name, dep, email, phone in session.execute(query)}
+    created: dict[str, dict[str, Any]] = {}
+    changed: list[dict[str, Any]] = []
+    for record in records:
+        if record.kind != "circonscription":
+            continue
+        report.circonscriptions += 1
+        before = held.get(record.uai)
+        row = {
+            "uai": record.uai,
+            "name": record.name,
+            "departement_code": record.departement_code,
+            "email": record.email or (before[2] if before else None),
+            "phone": record.phone or (before[3] if before else None),
+        }
+        if before is None:
+            created[record.uai] = row
+        elif (row["name"], row["departement_code"], row["email"], row["phone"]) != before:
+            changed.append(row)
+        held[record.uai] = (row["name"], row["departement_code"], row["email"], row["phone"])
+    for record in records:
+        uai = record.circonscription_uai
+        if record.kind == "school" and uai and uai not in held:
+            row = {
+                "uai": uai,
+                "name": record.circonscription_name or record.circonscription_uai,
+                "departement_code": record.departement_code,
+                "email": None,
+                "phone": None,
+            }
+            created[uai] = row
+            held[uai] = (row["name"], row["departement_code"], None, None)
+            report.circonscriptions += 1
+    if created:
+        session.execute(insert(Circonscription), list(created.values()))
+    _update_by_key(session, Circonscription, changed)
+    return {uai: (name, dep) for uai, (name, dep, _, _) in held.items()}
 
 
 def _sync_contacts(
-    session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, Circonscription]
+    session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, tuple[str, str]]
 ) -> int:
     """Functional mailboxes of the annuaire become people: the school's direction, the circonscription's IEN."""
     wanted: dict[tuple[str, str], tuple[str, str]] = {}
@@ -181,11 +225,20 @@ def _sync_contacts(
         if record.kind == "school":
             wanted[("director", record.uai)] = (record.email.lower(), f"Direction — {record.name}")
         else:
-            short = short_circonscription_name(circonscriptions[record.uai].name)
+            short = short_circonscription_name(circonscriptions[record.uai][0])
             wanted[("ien", record.uai)] = (record.email.lower(), f"IEN — circonscription {short}")
-    people = session.exec(select(Person)).all()
-    by_email = {p.email: p for p in people}
-    from_annuaire = {(p.role, p.scope): p for p in people if p.source == "annuaire"}
+    query = sa_select(
+        col(Person.id), col(Person.email), col(Person.name), col(Person.role), col(Person.scope), col(Person.source)
+    )
+    people = [
+        {"id": pid, "email": email, "name": name, "role": role, "scope": scope, "source": source}
+        for pid, email, name, role, scope, source in session.execute(query)
+    ]
+    by_email = {p["email"]: p for p in people}
+    from_annuaire = {(p["role"], p["scope"]): p for p in people if p["source"] == "annuaire"}
+    created: list[dict[str, Any]] = []
+    changed: dict[int, dict[str, Any]] = {}
+    now = utcnow()
     count = 0
     for (role, scope), (email, name) in wanted.items():
         person = from_annuaire.get((role, scope))
@@ -193,14 +246,22 @@ def _sync_contacts(
         if owner is not None and owner is not person:
             continue  # the address already belongs to someone registered by hand, or to another scope
         if person is None:
-            person = Person(email=email, name=name, role=role, scope=scope, source="annuaire")
-            by_email[email] = person
-        else:
-            by_email.pop(person.email, None)
-            person.email, person.name = email, name
-            by_email[email] = person
-        session.add(person)
+            person = {"email": email, "name": name, "role": role, "scope": scope, "source": "annuaire",
+                      "created_at": now}
+            created.append(person)
+        elif (person["email"], person["name"]) != (email, name):
+            by_email.pop(person["email"], None)
+            person["email"], person["name"] = email, name
+            changed[person["id"]] = {"id": person["id"], "email": email, "name": name}
+        by_email[email] = person
         count += 1
+    # Addresses move between people in one run (a mailbox handed to another school): clear them first so the
+    # unique index never sees the same address twice.
+    if changed:
+        _update_by_key(session, Person, [{"id": pid, "email": f"~moving~{pid}"} for pid in changed])
+        _update_by_key(session, Person, list(changed.values()))
+    for offset in range(0, len(created), BATCH):
+        session.execute(insert(Person), created[offset : offset + BATCH])
     return count
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import PurePath
 from typing import Any
 
-from workflows.models import as_utc
-
 
 def iso_utc(moment: datetime) -> str:
-    return as_utc(moment).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC; a datetime without a zone (as SQLite hands them back) was stored in UTC."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def jsonable(value: Any) -> Any:

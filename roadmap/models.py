@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
-
-Role = Literal["director", "ien", "cpd", "dane", "admin"]
-ROLES: tuple[str, ...] = get_args(Role)
-ROLE_LABELS: dict[str, str] = {
-    "director": "direction d'école",
-    "ien": "IEN de circonscription",
-    "cpd": "CPD numérique",
-    "dane": "DANE",
-    "admin": "administration",
-}
-# What a person's scope designates, by role.
-SCOPE_KINDS: dict[str, str] = {
-    "director": "école (UAI)",
-    "ien": "circonscription (UAI)",
-    "cpd": "département (code, ex. 035)",
-    "dane": "académie (code, ex. 14)",
-    "admin": "tout le territoire (*)",
-}
 
 
 class Academie(SQLModel, table=True):

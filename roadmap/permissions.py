@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, SQLModel
 
 from roadmap.errors import InvalidValue
-from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS, Academie, Circonscription, Departement, School
+from roadmap.models import Academie, Circonscription, Departement, School
+from roadmap.roles import ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.uai import normalize_uai, uai_problem
 from workflows import Actor
 from workflows.models import WorkflowInstance

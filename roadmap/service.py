@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Engine, false, true
-from sqlmodel import Session, col, func, select
+from sqlalchemy import ColumnElement, Engine, bindparam, false, true
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from roadmap import annuaire, audit, locks
 from roadmap.account_table import AccountItems, build_row
@@ -20,8 +21,9 @@ from roadmap.directory import ImportReport, add_person, import_extract, list_peo
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import FileStore, Upload
 from roadmap.guards import roadmap_guards
-from roadmap.models import ROLE_LABELS, AuditEntry, Departement, Person, School
+from roadmap.models import AuditEntry, Departement, Person, School
 from roadmap.permissions import administration_reasons, authorize, check_scope, covers
+from roadmap.roles import ROLE_LABELS
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
@@ -31,6 +33,7 @@ from workflows import (
     DefinitionError,
     GuardRegistry,
     TransitionRecord,
+    UnknownInstance,
     WorkflowEngine,
     load_definitions,
 )
@@ -60,6 +63,34 @@ def in_scope(viewer: Actor) -> ColumnElement[bool]:
     if viewer.role == "dane":
         return col(School.departement_code).in_(select(Departement.code).where(Departement.academie_code == scope))
     return false()
+
+
+NO_SCHOOL = "importez l'annuaire de son département, ou vérifiez l'UAI."
+
+
+class _UnknownPerson(RoadmapError):
+    """Raised inside a move's transaction; the service records the refusal once it is rolled back."""
+
+
+_PEOPLE = SQLModel.metadata.tables["person"]
+_PERSON_BY_EMAIL = sa_select(_PEOPLE.c.email, _PEOPLE.c.role, _PEOPLE.c.name, _PEOPLE.c.scope).where(
+    _PEOPLE.c.email == bindparam("email")
+)
+
+
+_SCHOOL_BY_UAI = select(School).where(col(School.uai) == bindparam("uai"))
+
+
+def _person_source(address: str) -> Callable[[Session], Actor]:
+    """The registered person behind `address`, read in the caller's transaction."""
+    def resolve(session: Session) -> Actor:
+        row = session.connection().execute(_PERSON_BY_EMAIL, {"email": address}).first()
+        if row is None:
+            raise _UnknownPerson(address)
+        email, role, name, scope = row
+        return Actor(id=email, role=role, label=name, scope=scope)
+
+    return resolve
 
 
 class AdministrationRefused(RoadmapError):
@@ -141,7 +172,7 @@ class Roadmap:
             guards,
             superuser_roles=frozenset({"admin"}),
             authorize=authorize,
-            load_subject=lambda s, uai: s.get(School, uai),
+            load_subject=lambda s, uai: s.exec(_SCHOOL_BY_UAI, params={"uai": uai}).first(),
             clock=clock,
             timezone=PARIS,
         )
@@ -235,10 +266,14 @@ class Roadmap:
             self.refuse_administration(manager, "import.annuaire", path.name, reasons)
         zones = academies(self.settings.territory_file)
 
-        def start(session: Session, school: School) -> None:
-            departement = session.get(Departement, school.departement_code)  # from the identity map after the first
-            definition = self.definition_for_academie(departement.academie_code if departement else None)
-            self.engine.start(session, definition.id, school.uai, manager, note=f"import de {path.name}")
+        def start(session: Session, created: list[tuple[str, str]]) -> None:
+            academie_of = dict(session.exec(select(Departement.code, Departement.academie_code)).all())
+            by_definition: dict[str, list[str]] = {}
+            for uai, departement in created:
+                definition = self.definition_for_academie(academie_of.get(departement))
+                by_definition.setdefault(definition.id, []).append(uai)
+            for definition_id, subjects in by_definition.items():
+                self.engine.start_many(session, definition_id, subjects, manager, note=f"import de {path.name}")
 
         with self.engine.transaction() as session:
             locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
@@ -355,22 +390,37 @@ class Roadmap:
 
     # ------------------------------------------------------------------------------------- schools
 
-    def school_uai(self, raw: str) -> str:
+    def valid_uai(self, raw: str) -> str:
+        """The UAI in its normal form, or an error saying what is wrong with it (no database read)."""
         uai = normalize_uai(raw)
         problem = uai_problem(uai)
         if problem:
             raise InvalidValue("UAI", raw, problem + ".", hint="un UAI compte 7 chiffres et une lettre, ex. 0350122T.")
+        return uai
+
+    def school_uai(self, raw: str) -> str:
+        uai = self.valid_uai(raw)
         with self.session() as session:
             if session.get(School, uai) is None:
-                raise NotFound("École", uai, hint="importez l'annuaire de son département, ou vérifiez l'UAI.")
+                raise NotFound("École", uai, hint=NO_SCHOOL)
         return uai
 
     def fire(
         self, uai: str, event: str, by: str, *, note: str | None = None, expected_version: int | None = None
     ) -> TransitionRecord:
-        uai = self.school_uai(uai)
-        actor = self.actor(by, attempted=event, uai=uai)
-        return self.engine.fire(uai, event, actor, note=note, expected_version=expected_version)
+        """Move a school as `by`: the person, the instance, the school and the move in one transaction."""
+        uai = self.valid_uai(uai)
+        address = by.strip().lower()
+        try:
+            return self.engine.fire(
+                uai, event, _person_source(address), note=note, expected_version=expected_version
+            )
+        except UnknownInstance:
+            raise NotFound("École", uai, hint=NO_SCHOOL) from None
+        except _UnknownPerson:
+            self.school_uai(uai)  # an unknown school is said first, as for every other action
+            self.actor(address, attempted=event, uai=uai)  # records the refusal and says who is unknown
+            raise
 
     def check(
         self,

@@ -15,21 +15,16 @@ from sqlmodel import Session, col, func, select
 
 from roadmap.directory import ImportReport, short_circonscription_name
 from roadmap.errors import InvalidValue
+from roadmap.french import french_datetime
 from roadmap.jsonview import iso_utc
 from roadmap.models import Academie, AuditEntry, Circonscription, Departement, School
 from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope
-from roadmap.settings import PARIS
 from roadmap.uai import normalize_uai
 from workflows import Actor
 from workflows.definition import Definition
-from workflows.models import RefusedAttempt, WorkflowInstance, as_utc
+from workflows.models import RefusedAttempt, WorkflowInstance
 
-__all__ = ["iso_utc"]
-
-
-def french_datetime(moment: datetime) -> str:
-    local = as_utc(moment).astimezone(PARIS)
-    return f"{local:%d/%m/%Y} à {local:%H:%M}"
+__all__ = ["french_datetime", "iso_utc"]
 
 
 # ------------------------------------------------------------------------------------------------ states and steps

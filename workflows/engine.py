@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Update, bindparam, insert, update
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, SQLModel, col, select
 
 from workflows.checklist import ChecklistItem, parse_date
 from workflows.definition import Definition, StepSpec, TransitionSpec
 from workflows.errors import ConcurrencyConflict, InvalidItemValue, TransitionRefused, UnknownInstance, WorkflowError
-from workflows.guards import Actor, GuardContext, GuardRegistry, is_deferred
+from workflows.guards import Actor, ActorSource, GuardContext, GuardRegistry, is_deferred
 from workflows.machine import CompiledWorkflow, Edge, compile_definition
 from workflows.models import ChecklistValue, HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
 from workflows.versions import UPGRADE_EVENT
@@ -35,6 +36,30 @@ _ENGINE_EVENT_LABELS = {
     CHECK_EVENT: "Mise à jour de la liste de contrôle",
     UPGRADE_EVENT: "Passage à une nouvelle version de la définition",
 }
+
+
+def _bump_statement(moved: bool, strict_version: bool) -> Update:
+    """Version-checked UPDATE of an instance (built once: a move is the hottest write path)."""
+    table = SQLModel.metadata.tables[WorkflowInstance.__tablename__]
+    guard = table.c.version == bindparam("version") if strict_version else table.c.state == bindparam("source")
+    values: dict[str, Any] = {
+        "version": table.c.version + 1,
+        "state": bindparam("state"),
+        "held_from": bindparam("held_from"),
+        "updated_at": bindparam("now"),
+    }
+    if moved:
+        values["entered_at"] = bindparam("now")
+    return update(table).where(table.c.id == bindparam("instance_id"), guard).values(values).returning(table.c.version)
+
+
+_BUMP = {(moved, strict): _bump_statement(moved, strict) for moved in (True, False) for strict in (True, False)}
+_APPEND = insert(SQLModel.metadata.tables[HistoryEntry.__tablename__])
+_BY_SUBJECT = select(WorkflowInstance).where(col(WorkflowInstance.subject) == bindparam("subject"))
+_VALUES_TABLE = SQLModel.metadata.tables[ChecklistValue.__tablename__]
+_VALUES = select_columns(_VALUES_TABLE.c.step, _VALUES_TABLE.c.item, _VALUES_TABLE.c.value).where(
+    _VALUES_TABLE.c.instance_id == bindparam("instance_id")
+)
 
 
 @dataclass(frozen=True)
@@ -102,14 +127,14 @@ class WorkflowEngine:
         return self.compiled[definition_id].definition
 
     def get(self, session: Session, subject: str) -> WorkflowInstance:
-        instance = session.exec(select(WorkflowInstance).where(WorkflowInstance.subject == subject)).first()
+        instance = session.exec(_BY_SUBJECT, params={"subject": subject}).first()
         if instance is None:
             raise UnknownInstance(subject)
         return instance
 
     def values(self, session: Session, instance: WorkflowInstance) -> dict[tuple[str, str], Any]:
-        rows = session.exec(select(ChecklistValue).where(ChecklistValue.instance_id == instance.id)).all()
-        return {(row.step, row.item): row.value for row in rows}
+        rows = session.connection().execute(_VALUES, {"instance_id": instance.id})
+        return {(step, item): value for step, item, value in rows}
 
     def history(self, session: Session, instance: WorkflowInstance) -> list[HistoryEntry]:
         query = select(HistoryEntry).where(HistoryEntry.instance_id == instance.id).order_by(col(HistoryEntry.id))
@@ -220,25 +245,113 @@ class WorkflowEngine:
             hook(session, record)
         return instance
 
+    def start_many(
+        self,
+        session: Session,
+        definition_id: str,
+        subjects: Sequence[str],
+        actor: Actor,
+        note: str | None = None,
+        batch: int = 5000,
+    ) -> int:
+        """Open many instances in the caller's transaction, in bulk (a national import opens 50,000): the same rows,
+        history and hooks as `start`, written a batch at a time."""
+        definition = self.definition(definition_id)
+        now = self.clock()
+        for offset in range(0, len(subjects), batch):
+            chunk = subjects[offset : offset + batch]
+            opened = session.execute(
+                insert(WorkflowInstance).returning(col(WorkflowInstance.id), col(WorkflowInstance.subject)),
+                [
+                    {
+                        "definition_id": definition_id,
+                        "definition_version": definition.version,
+                        "subject": subject,
+                        "state": definition.initial,
+                        "held_from": None,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                        "entered_at": now,
+                    }
+                    for subject in chunk
+                ],
+            ).all()
+            session.execute(
+                insert(HistoryEntry),
+                [
+                    {
+                        "instance_id": instance_id,
+                        "at": now,
+                        "actor": actor.id,
+                        "role": actor.role,
+                        "event": START_EVENT,
+                        "source": None,
+                        "target": definition.initial,
+                        "note": note,
+                        "data": None,
+                    }
+                    for instance_id, _ in opened
+                ],
+            )
+            for hook in self.hooks:
+                for instance_id, subject in opened:
+                    hook(
+                        session,
+                        TransitionRecord(
+                            instance_id=instance_id,
+                            subject=subject,
+                            definition_id=definition_id,
+                            event=START_EVENT,
+                            source="",
+                            target=definition.initial,
+                            actor=actor,
+                            at=now,
+                            note=note,
+                            version=1,
+                        ),
+                    )
+        return len(subjects)
+
     def fire(
-        self, subject: str, event: str, actor: Actor, *, note: str | None = None, expected_version: int | None = None
+        self,
+        subject: str,
+        event: str,
+        actor: Actor | ActorSource,
+        *,
+        note: str | None = None,
+        expected_version: int | None = None,
     ) -> TransitionRecord:
+        """Move an instance. `actor` may be resolved inside the move's own transaction (one session, one round of
+        reads: a move is the hottest write path)."""
         note = note.strip() if note and note.strip() else None
         return self._unit_of_work(
-            subject, event, actor, lambda session: self._fire(session, subject, event, actor, note, expected_version)
+            subject,
+            event,
+            actor,
+            lambda session, who: self._fire(session, subject, event, who, note, expected_version),
         )
 
     def _unit_of_work(
-        self, subject: str, event: str, actor: Actor, work: Callable[[Session], TransitionRecord]
+        self,
+        subject: str,
+        event: str,
+        actor: Actor | ActorSource,
+        work: Callable[[Session, Actor], TransitionRecord],
     ) -> TransitionRecord:
         """Run `work` in one transaction; a refusal rolls it back, then is recorded in a transaction of its own."""
+        who = actor if isinstance(actor, Actor) else None
         with self.session() as session:
             try:
                 with session.begin():
                     session.connection(execution_options={WRITE_INTENT: True})
-                    return work(session)
+                    if who is None:
+                        assert not isinstance(actor, Actor)
+                        who = actor(session)
+                    return work(session, who)
             except TransitionRefused as refused:
-                self.record_refusal(subject, event, actor, refused.reasons)
+                assert who is not None
+                self.record_refusal(subject, event, who, refused.reasons)
                 raise
 
     def _fire(
@@ -362,7 +475,13 @@ class WorkflowEngine:
         return next(((s, i) for s, i in self.owed_items(instance, values) if i.id == item_id), None)
 
     def set_item(
-        self, subject: str, item_id: str, value: Any, actor: Actor, *, expected_version: int | None = None
+        self,
+        subject: str,
+        item_id: str,
+        value: Any,
+        actor: Actor | ActorSource,
+        *,
+        expected_version: int | None = None,
     ) -> TransitionRecord:
         """Set (or clear, with value None) a checklist item of the instance's current step, or an item still owed
         by a step already left. Changes of different items do not conflict with each other."""
@@ -370,7 +489,7 @@ class WorkflowEngine:
             subject,
             CHECK_EVENT,
             actor,
-            lambda session: self._set_item(session, subject, item_id, value, actor, expected_version),
+            lambda session, who: self._set_item(session, subject, item_id, value, who, expected_version),
         )
 
     def _set_item(
@@ -505,37 +624,21 @@ class WorkflowEngine:
         assert instance.id is not None
         source, version, now = instance.state, instance.version, self.clock()
         moved = event != CHECK_EVENT
-        values: dict[str, Any] = {"state": target, "held_from": held_from, "updated_at": now}
-        if moved:
-            values["entered_at"] = now
-        guard = (
-            col(WorkflowInstance.version) == version if strict_version else col(WorkflowInstance.state) == source
-        )
-        result = session.execute(
-            update(WorkflowInstance)
-            .where(col(WorkflowInstance.id) == instance.id, guard)
-            .values(version=col(WorkflowInstance.version) + 1, **values)
-            .returning(col(WorkflowInstance.version))
-            .execution_options(synchronize_session=False)
-        )
-        new_version = result.scalar_one_or_none()
+        connection = session.connection()
+        new_version = connection.execute(
+            _BUMP[(moved, strict_version)],
+            {"instance_id": instance.id, "version": version, "source": source, "state": target,
+             "held_from": held_from, "now": now},
+        ).scalar_one_or_none()
         if new_version is None:
             current = session.exec(select(WorkflowInstance.version).where(col(WorkflowInstance.id) == instance.id))
             raise ConcurrencyConflict(instance.subject, version, current.first())
         if apply is not None:
             apply(now)
-        session.add(
-            HistoryEntry(
-                instance_id=instance.id,
-                at=now,
-                actor=actor.id,
-                role=actor.role,
-                event=event,
-                source=source,
-                target=target,
-                note=note,
-                data=data,
-            )
+        connection.execute(
+            _APPEND,
+            {"instance_id": instance.id, "at": now, "actor": actor.id, "role": actor.role, "event": event,
+             "source": source, "target": target, "note": note, "data": data},
         )
         record = TransitionRecord(
             instance_id=instance.id,

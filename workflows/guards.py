@@ -22,6 +22,10 @@ class Actor:
     scope: str = ""  # the part of the world the actor may act on, interpreted by the application
 
 
+# Who acts, resolved by the application inside the engine's transaction (e.g. a person looked up by address).
+ActorSource = Callable[[Session], Actor]
+
+
 @dataclass
 class GuardContext:
     session: Session

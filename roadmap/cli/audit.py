@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from roadmap.audit import ACTION_LABELS
 from roadmap.cli.common import JsonOption, app, out, print_json, service
-from roadmap.models import ROLE_LABELS
-from roadmap.views import audit_lines, french_datetime
+from roadmap.french import french_datetime
+from roadmap.roles import ROLE_LABELS
 
 
 @app.command("audit")
@@ -18,6 +17,9 @@ def audit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Journal des actions d'administration (personnes, imports, restauration) : qui, quand, quoi."""
+    from roadmap.audit import ACTION_LABELS
+    from roadmap.views import audit_lines
+
     entries = audit_lines(service(), limit)
     if as_json:
         print_json(entries)

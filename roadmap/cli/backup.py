@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from roadmap.backup import export_all, restore_all
 from roadmap.cli.common import ByOption, app, err, out, require_by, service
 from roadmap.errors import RoadmapError
 
@@ -23,6 +22,8 @@ def export_command(
     ] = False,
 ) -> None:
     """Exporter tout ce que l'outil contient (données, historique, documents joints) dans une archive ZIP."""
+    from roadmap.backup import export_all
+
     if output.suffix.lower() != ".zip":
         raise RoadmapError(f"{output} : l'archive doit porter l'extension .zip.")
     roadmap = service()
@@ -45,6 +46,8 @@ def restore_command(
     archive: Annotated[Path, typer.Argument(help="Archive créée par « roadmap export ».")], by: ByOption = ""
 ) -> None:
     """Restaurer une archive dans une base neuve (roadmap init d'abord ; aucune fusion avec des données existantes)."""
+    from roadmap.backup import restore_all
+
     require_by(by)
     roadmap = service()
     counts = restore_all(roadmap.db, roadmap.files, archive, by=by)

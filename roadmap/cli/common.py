@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.rich_utils
@@ -16,7 +16,9 @@ from typer._click import formatting as click_formatting
 
 from roadmap import jsonview
 from roadmap.errors import RoadmapError
-from roadmap.service import Roadmap
+
+if TYPE_CHECKING:
+    from roadmap.service import Roadmap
 
 EXIT_REJECTED_ROWS = 3
 
@@ -113,6 +115,9 @@ VersionOption = Annotated[
 
 
 def service() -> Roadmap:
+    """The service on the configured database, checked ready (imported here: `--help` never loads it)."""
+    from roadmap.service import Roadmap
+
     return Roadmap.from_env().ready()
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from roadmap.cli.common import definition_app, out, print_json
 from roadmap.errors import RoadmapError
-from roadmap.models import ROLE_LABELS
-from roadmap.service import Roadmap
-from roadmap.views import definition_view
-from workflows.diagram import to_mermaid
-from workflows.versions import DefinitionVersionRefused, VersionChange
+from roadmap.roles import ROLE_LABELS
+
+if TYPE_CHECKING:
+    from workflows.versions import VersionChange
 
 
 @definition_app.command("show")
@@ -25,6 +24,10 @@ def definition_show(
     ] = "national",
 ) -> None:
     """Afficher une feuille de route et son diagramme."""
+    from roadmap.service import Roadmap
+    from roadmap.views import definition_view
+    from workflows.diagram import to_mermaid
+
     roadmap = Roadmap.from_env()
     definition = roadmap.definition(definition_id)
     if fmt == "mermaid":
@@ -62,6 +65,9 @@ def definition_show(
 @definition_app.command("check")
 def definition_check(file: Annotated[Path, typer.Argument(help="Fichier TOML à vérifier.")]) -> None:
     """Vérifier un fichier de définition et sa compatibilité avec les écoles en cours, sans rien installer."""
+    from roadmap.service import Roadmap
+    from workflows.versions import DefinitionVersionRefused
+
     roadmap = Roadmap.from_env()
     definition = roadmap.read_definition_file(file)
     out.print(

@@ -8,15 +8,12 @@ import sys
 import traceback
 
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 from typer.exceptions import TyperException
 
 from roadmap.cli import audit, backup, definitions, imports, overview, people, schools, setup, tables
 from roadmap.cli.common import app, err
-from roadmap.db import explain
 from roadmap.errors import InvalidValue, RoadmapError
-from roadmap.settings import Settings
-from workflows import TransitionRefused, WorkflowError
+from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
 COMMAND_GROUPS = (audit, backup, definitions, imports, overview, people, schools, setup, tables)
@@ -87,12 +84,16 @@ def main() -> None:
         if isinstance(error, TransitionRefused) and any("note" in reason for reason in error.reasons):
             err.print('  → ajoutez --note "la raison" à la commande.')
         sys.exit(1)
-    except SQLAlchemyError as error:
-        err.print(Text.assemble(("Erreur", "bold red"), f" : {explain(error, Settings.from_env().database_url)}"))
-        if os.environ.get("ROADMAP_DEBUG"):
-            traceback.print_exc()
-        sys.exit(1)
     except Exception as error:
+        database_errors = sys.modules.get("sqlalchemy.exc")  # loaded only if a command used the database
+        if database_errors is not None and isinstance(error, database_errors.SQLAlchemyError):
+            from roadmap.db import explain
+            from roadmap.settings import Settings
+
+            err.print(Text.assemble(("Erreur", "bold red"), f" : {explain(error, Settings.from_env().database_url)}"))
+            if os.environ.get("ROADMAP_DEBUG"):
+                traceback.print_exc()
+            sys.exit(1)
         if os.environ.get("ROADMAP_DEBUG"):
             traceback.print_exc()
         err.print(

@@ -18,7 +18,6 @@ from roadmap.cli.common import (
     require_by,
     service,
 )
-from roadmap.views import import_summary
 
 
 @import_app.command("annuaire")
@@ -29,6 +28,8 @@ def import_annuaire(
 ) -> None:
     """Importer les écoles et circonscriptions d'un extrait de l'annuaire (réimporter met à jour ; action tracée)."""
     require_by(by)
+    from roadmap.views import import_summary
+
     report = import_summary(service().import_annuaire(file, by=by))
     if as_json:
         print_json(report)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from roadmap.cli.common import AsOption, JsonOption, app, out, print_json, service
-from roadmap.service import OPERATOR, Roadmap
-from roadmap.views import dashboard_view, french_datetime
-from workflows import Actor
+from roadmap.french import french_datetime
+
+if TYPE_CHECKING:
+    from roadmap.service import Roadmap
+    from workflows import Actor
 
 
 @app.command()
@@ -24,8 +26,11 @@ def dashboard(
     print_dashboard(roadmap, departement, as_json, roadmap.viewer(as_person))
 
 
-def print_dashboard(roadmap: Roadmap, departement: str | None, as_json: bool, viewer: Actor = OPERATOR) -> None:
-    overview = dashboard_view(roadmap, departement, viewer)
+def print_dashboard(roadmap: Roadmap, departement: str | None, as_json: bool, viewer: Actor | None = None) -> None:
+    from roadmap.service import OPERATOR
+    from roadmap.views import dashboard_view
+
+    overview = dashboard_view(roadmap, departement, viewer or OPERATOR)
     if as_json:
         print_json(overview)
         return

@@ -9,8 +9,7 @@ from rich.table import Table
 
 from roadmap.cli.common import ByOption, JsonOption, out, people_app, print_json, require_by, service
 from roadmap.errors import NotFound, RoadmapError
-from roadmap.models import ROLE_LABELS, ROLES, SCOPE_KINDS
-from roadmap.views import people_lines
+from roadmap.roles import ROLE_LABELS, ROLES, SCOPE_KINDS
 
 
 @people_app.command("add")
@@ -47,6 +46,8 @@ def people_remove(email: Annotated[str, typer.Argument(help="Adresse de la perso
 @people_app.command("list")
 def people_list(role: Annotated[str | None, typer.Option("--role")] = None, as_json: JsonOption = False) -> None:
     """Lister les personnes enregistrées."""
+    from roadmap.views import people_lines
+
     people = people_lines(service(), role)
     if as_json:
         print_json(people)

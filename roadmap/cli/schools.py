@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -24,9 +24,11 @@ from roadmap.cli.common import (
     stream_json,
 )
 from roadmap.errors import RoadmapError
-from roadmap.files import read_upload
-from roadmap.models import ROLE_LABELS
-from roadmap.views import SchoolDetail, french_datetime, refusal_lines, school_detail, school_summaries
+from roadmap.french import french_datetime
+from roadmap.roles import ROLE_LABELS
+
+if TYPE_CHECKING:
+    from roadmap.views import SchoolDetail
 
 
 @school_app.command("list")
@@ -40,6 +42,8 @@ def school_list(
     """Lister les écoles et l'étape où en est leur parcours."""
     roadmap = service()
     viewer = roadmap.viewer(as_person)
+    from roadmap.views import school_summaries
+
     rows = school_summaries(roadmap, viewer, step=step, circonscription=circonscription, departement=departement)
     if as_json:
         stream_json(rows)
@@ -59,6 +63,8 @@ def school_show(
 ) -> None:
     """Afficher le parcours d'une école : étape, liste de contrôle, historique, actions possibles."""
     roadmap = service()
+    from roadmap.views import school_detail
+
     detail = school_detail(roadmap, uai, roadmap.viewer(as_person))
     if as_json:
         print_json(detail)
@@ -121,6 +127,8 @@ def school_check(
             raise RoadmapError(
                 f"L'élément « {item} » attend un document.\n  → roadmap school check {uai} {item} CHEMIN --by {by}"
             )
+        from roadmap.files import read_upload
+
         upload = read_upload(Path(value))
     record = roadmap.check(uai, item, value, by, upload=upload, clear=clear, expected_version=expect_version)
     data = record.data or {}
@@ -172,6 +180,8 @@ def school_refusals(
 ) -> None:
     """Lister les tentatives refusées pour une école (traçabilité)."""
     roadmap = service()
+    from roadmap.views import refusal_lines
+
     refusals = refusal_lines(roadmap, uai, roadmap.viewer(as_person))
     if as_json:
         print_json(refusals)

@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 
 from roadmap.cli.common import app, out
-from roadmap.cli.overview import print_dashboard
 from roadmap.errors import RoadmapError
-from roadmap.service import Roadmap
 
 
 @app.command()
@@ -24,6 +22,8 @@ def init(
     """Créer la base de données ou la mettre à jour (migrations) ; --admin crée le premier administrateur."""
     if admin and not name:
         raise RoadmapError("Le premier administrateur a besoin d'un nom.\n  → ajoutez --name \"Prénom Nom\".")
+    from roadmap.service import Roadmap
+
     roadmap = Roadmap.from_env()
     before, after = roadmap.init()
     where = roadmap.db.url.render_as_string(hide_password=True)
@@ -39,7 +39,9 @@ def init(
 @app.command()
 def demo() -> None:
     """Installer la démonstration (base SQLite, extrait réel de l'annuaire, personnes, écoles avancées)."""
+    from roadmap.cli.overview import print_dashboard
     from roadmap.demo import load_demo
+    from roadmap.service import Roadmap
 
     roadmap = Roadmap.from_env()
     summary = load_demo(roadmap, roadmap.settings.demo_dir)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from roadmap.account_table import write_table
 from roadmap.cli.common import out, service, table_app
 from roadmap.errors import RoadmapError
 
@@ -19,6 +18,8 @@ def table_export(
     state: Annotated[str, typer.Option("--state", help="État des écoles à inclure.")] = "transmission.submitted",
 ) -> None:
     """Écrire le tableau de création des comptes (13 colonnes) des écoles transmises, pour la DSI."""
+    from roadmap.account_table import write_table
+
     if output.suffix.lower() not in (".xlsx", ".csv"):
         raise RoadmapError(f"{output} : format non pris en charge.\n  → donnez un nom de fichier en .xlsx ou .csv.")
     rows = service().account_rows(departement=departement, state=state)

@@ -14,6 +14,7 @@ from roadmap.errors import InputFileError
 from roadmap.models import Person, School
 from roadmap.service import Roadmap
 from roadmap.settings import Settings
+from roadmap.uai import uai_key
 from tests.conftest import ILLE_ET_VILAINE
 from tests.factories import ADMIN_EMAIL, ANNUAIRE_HEADER, annuaire_row, make_roadmap, write_csv
 from tests.roadmap.test_cli import run_cli, run_json
@@ -105,6 +106,37 @@ def test_a_nul_byte_is_reported_with_its_line_and_column(tmp_path: Path) -> None
     with pytest.raises(InputFileError) as error:
         read_annuaire(path)
     assert (error.value.line, error.value.column) == (3, 15) and "caractère nul" in str(error.value)
+
+
+def test_the_file_is_streamed_a_nul_byte_far_in_is_still_found_with_its_line_and_column(tmp_path: Path) -> None:
+    rows = [annuaire_row(f"035{n:04d}" + uai_key(f"035{n:04d}"), f"École numéro {n}", commune="Rennes-Centre-Ville")
+            for n in range(9999)]
+    path = write_csv(tmp_path / "big.csv", ANNUAIRE_HEADER, rows)
+    assert path.stat().st_size > 1_200_000  # beyond the first chunk read
+    data = path.read_bytes()
+    at = data.index("École numéro 9500;".encode())
+    path.write_bytes(data[:at] + "Éc\x00".encode() + data[at + 3 :])
+    with pytest.raises(InputFileError) as error:
+        read_annuaire(path)
+    line = data.count(b"\n", 0, at) + 1
+    column = len(data[data.rfind(b"\n", 0, at) + 1 : at].decode()) + 3
+    assert (error.value.line, error.value.column) == (line, column) and line > 9000
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\xff\xfeI\x00d\x00", "UTF-16"),
+    (b"PK\x03\x04rest of a zip", "classeur Excel (XLSX)"),
+    (";".join(ANNUAIRE_HEADER).encode() + b"\n0350122T;\x81\x8d\x90;" + b";" * 14 + b"\n", "ni UTF-8 ni Windows-1252"),
+    (b" \n\n  \n", "vide"),
+])
+def test_files_that_are_not_a_text_csv_are_refused_with_the_reason(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "extrait.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputFileError) as error:
+        read_annuaire(path)
+    assert expected in str(error.value)
 
 
 def test_a_file_of_junk_rows_is_refused_early_with_the_first_reasons(tmp_path: Path) -> None:

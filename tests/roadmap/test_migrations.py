@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 import roadmap.models
 import workflows.models
-from roadmap.db import SQLITE_BUSY_TIMEOUT_MS, alembic_config, check_schema, make_engine, migrate
+from roadmap.db import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS, alembic_config, check_schema, make_engine, migrate
 from roadmap.errors import RoadmapError
 from tests.conftest import BACKENDS, postgres_database
 
@@ -163,3 +163,7 @@ def test_upgrade_from_0001_dates_each_instance_from_its_last_move(empty_engine: 
             text("SELECT entered_at, definition_version FROM workflow_instance")).one()
     assert str(entered).startswith("2026-09-20 08:00:00")  # the move, not the later checklist change
     assert definition_version == 1
+
+
+def test_the_schema_head_every_command_checks_is_the_head_of_the_migrations(engine: Engine) -> None:
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == SCHEMA_HEAD

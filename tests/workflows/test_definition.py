@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from roadmap.guards import roadmap_guards
-from roadmap.models import ROLE_LABELS
+from roadmap.roles import ROLE_LABELS
 from roadmap.service import load_roadmaps
 from workflows.definition import (
     ANY_STATE,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from roadmap.guards import roadmap_guards
-from roadmap.models import ROLE_LABELS
+from roadmap.roles import ROLE_LABELS
 from workflows.definition import ANY_STATE, RETURN, Definition, build_definition, load_definitions
 from workflows.diagram import to_mermaid
 
