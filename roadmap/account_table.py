@@ -69,7 +69,33 @@ def build_row(
     session: Session, school: School, values: Mapping[tuple[str, str], Any], items: AccountItems
 ) -> dict[str, str]:
     circonscription = session.get(Circonscription, school.circonscription_uai) if school.circonscription_uai else None
-    # A late council is still owed: the families' individual information is then the date they were informed.
+    return compose_row(school, values, items, circonscription, director_name(session, school.uai))
+
+
+def directors_of(session: Session, school_uais: Sequence[str]) -> dict[str, str]:
+    """The named director of each school (the first registered), in one query per thousand schools."""
+    names: dict[str, str] = {}
+    for offset in range(0, len(school_uais), 1000):
+        query = (
+            select(Person.scope, Person.name)
+            .where(
+                Person.role == "director",
+                Person.source == "manual",
+                col(Person.scope).in_(school_uais[offset : offset + 1000]),
+            )
+            .order_by(col(Person.id).desc())
+        )
+        names.update(dict(session.exec(query).all()))  # the first registered wins (read last)
+    return names
+
+
+def compose_row(
+    school: School,
+    values: Mapping[tuple[str, str], Any],
+    items: AccountItems,
+    circonscription: Circonscription | None,
+    director: str,
+) -> dict[str, str]:
     # A late council is still owed: the date the families were informed one by one stands in for it.
     council = values.get(items.council_date) or (values.get(items.council_stand_in) if items.council_stand_in else None)
     return {
@@ -81,7 +107,7 @@ def build_row(
         "CP": school.postal_code,
         "Commune": school.commune,
         "Téléphone": school.phone,
-        "Responsable": director_name(session, school.uai),
+        "Responsable": director,
         "CIRCO": circonscription.name if circonscription else "",
         "RNE CIRCO": circonscription.uai if circonscription else "",
         "date CE": date.fromisoformat(council).strftime("%d/%m/%Y") if council else "",

@@ -29,6 +29,7 @@ from typing import BinaryIO, Literal
 from sqlmodel import SQLModel
 
 from roadmap.errors import InputFileError
+from roadmap.progress import SILENT, Progress
 from roadmap.uai import normalize_uai, uai_problem
 
 RecordKind = Literal["school", "circonscription"]
@@ -162,6 +163,7 @@ _MEANINGS: tuple[_Meaning, ...] = (
 MAX_FILE_BYTES = 200 * 1024 * 1024  # the national annuaire (every establishment) is about a quarter of this
 MAX_KEPT_ERRORS = 1000  # rejected rows kept for the report; the rest are only counted
 JUNK_PREFIX = 1000  # if this many data rows are read and every one is rejected, the file is refused at once
+PROGRESS_EVERY = 1000  # rows between two progress reports
 def _field_limits() -> dict[str, int]:
     """Longest value each column may hold, from the tables that store it (the same on every database)."""
     from roadmap.models import Academie, Circonscription, Departement, School
@@ -679,9 +681,13 @@ def _collect(
     header: Sequence[str],
     found: dict[str, int],
     delimiter: str,
+    progress: Progress,
 ) -> AnnuaireExtract:
     reader = _RowReader(header, found, delimiter)
-    for line, cells in rows:
+    progress.phase("Lecture de l'extrait")
+    for count, (line, cells) in enumerate(rows, start=1):
+        if count % PROGRESS_EVERY == 0:
+            progress.advance(PROGRESS_EVERY)
         if line > header_line and not _is_blank(cells):
             reader.add(line, cells)
             if reader.rejected >= JUNK_PREFIX and not reader.records and not reader.ignored:
@@ -703,7 +709,7 @@ def _collect(
     )
 
 
-def read_annuaire(path: Path) -> AnnuaireExtract:
+def read_annuaire(path: Path, progress: Progress = SILENT) -> AnnuaireExtract:
     """Read an Annuaire de l'éducation extract (CSV or XLSX).
 
     Raises :class:`InputFileError` when the file as a whole cannot be used (unknown extension, unreadable,
@@ -724,7 +730,7 @@ def read_annuaire(path: Path) -> AnnuaireExtract:
         found, missing = _map_columns(header)
         if missing:
             raise _missing_columns_error(path, header_line, header, missing)
-        return _collect(path, csv_rows, header_line, header, found, delimiter)
+        return _collect(path, csv_rows, header_line, header, found, delimiter, progress)
 
     sheet_rows = _read_xlsx(path, _read_bytes(path))
     header_line, raw_header = sheet_rows[0]
@@ -743,4 +749,4 @@ def read_annuaire(path: Path) -> AnnuaireExtract:
             cells.pop()
         cells.extend([""] * (width - len(cells)))
         text_rows.append((line, cells))
-    return _collect(path, text_rows, header_line, header, found, "")
+    return _collect(path, text_rows, header_line, header, found, "", progress)

@@ -29,6 +29,7 @@ from roadmap.db import prepare_folder
 from roadmap.errors import InputFileError, RoadmapError
 from roadmap.files import MAX_FILE_BYTES, FileStore
 from roadmap.models import AuditEntry
+from roadmap.progress import SILENT, Progress
 from workflows import Actor
 from workflows.models import InstalledDefinition, as_utc, utcnow
 
@@ -86,12 +87,16 @@ def _unreadable_files(files: FileStore, rows: list[dict[str, Any]]) -> dict[str,
     return missing
 
 
-def export_all(db: Engine, files: FileStore, target: Path, *, allow_missing: bool = False) -> ExportResult:
+def export_all(
+    db: Engine, files: FileStore, target: Path, *, allow_missing: bool = False, progress: Progress = SILENT
+) -> ExportResult:
     """Write the archive atomically; refuse (nothing written) if an attached file is missing, unless told."""
     counts: dict[str, int] = {}
     data: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "revision": _revision(db), "tables": {}}
+    progress.phase("Lecture des tables", total=len(_tables()))
     with db.connect() as connection:
         for table in _tables():
+            progress.advance()
             order = list(table.primary_key.columns)
             rows = [_encode(table, dict(row._mapping)) for row in connection.execute(select(table).order_by(*order))]
             data["tables"][table.name] = rows
@@ -106,15 +111,20 @@ def export_all(db: Engine, files: FileStore, target: Path, *, allow_missing: boo
             "demandant explicitement (l'archive dira lesquels manquent)."
         )
     data["missing_files"] = sorted(missing)  # recorded: a restore accepts exactly these as absent
+    progress.phase("Écriture de l'archive", total=1 + len(stored))
     with atomic_write(target) as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=1))
+        progress.advance()
         for row in stored:
+            progress.advance()
             if row["sha256"] not in data["missing_files"]:
                 archive.write(files.path_of(row["sha256"]), f"files/{row['sha256']}")
     return ExportResult(counts, list(missing.values()))
 
 
-def restore_all(db: Engine, files: FileStore, source: Path, *, by: str) -> dict[str, int]:
+def restore_all(
+    db: Engine, files: FileStore, source: Path, *, by: str, progress: Progress = SILENT
+) -> dict[str, int]:
     """Load an archive into an empty database at the same schema revision; all or nothing. Every attached file
     is checked (name, size, SHA-256) against the rows that refer to it before anything is written."""
     try:
@@ -141,10 +151,13 @@ def restore_all(db: Engine, files: FileStore, source: Path, *, by: str) -> dict[
                         f"La base n'est pas vide (table {table.name}) : la restauration ne fusionne "
                         "pas.\n  → restaurez dans une base neuve (autre ROADMAP_HOME, puis roadmap init)."
                     )
+            total = sum(len(data["tables"].get(table.name, [])) for table in _tables())
+            progress.phase("Restauration des lignes", total=total)
             for table in _tables():
                 rows = [_decode(table, row) for row in data["tables"].get(table.name, [])]
-                if rows:
-                    connection.execute(insert(table), rows)
+                for offset in range(0, len(rows), 5000):
+                    connection.execute(insert(table), rows[offset : offset + 5000])
+                    progress.advance(len(rows[offset : offset + 5000]))
                 counts[table.name] = len(rows)
             if connection.dialect.name == "postgresql":  # explicit ids were inserted: move the sequences on
                 for table in _tables():

@@ -17,6 +17,7 @@ from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.models import Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
+from roadmap.progress import SILENT, Progress
 from roadmap.roles import ROLES
 from roadmap.territory import AcademieInfo
 from workflows.models import utcnow
@@ -57,7 +58,11 @@ def short_circonscription_name(name: str) -> str:
 
 
 def import_extract(
-    session: Session, extract: AnnuaireExtract, zones: dict[str, AcademieInfo], start_instances: StartInstances
+    session: Session,
+    extract: AnnuaireExtract,
+    zones: dict[str, AcademieInfo],
+    start_instances: StartInstances,
+    progress: Progress = SILENT,
 ) -> ImportReport:
     """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates.
 
@@ -82,7 +87,10 @@ def import_extract(
     created: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     now = utcnow()
-    for record in extract.records:
+    progress.phase("Comparaison avec les écoles connues", total=len(extract.records))
+    for count, record in enumerate(extract.records, start=1):
+        if count % BATCH == 0:
+            progress.advance(BATCH)
         if record.kind != "school":
             continue
         current = existing.get(record.uai)
@@ -113,10 +121,15 @@ def import_extract(
             report.schools_updated += 1
         else:
             report.schools_unchanged += 1
+    progress.phase("Enregistrement des écoles", total=len(created) + len(changed))
     for offset in range(0, len(created), BATCH):
         session.execute(insert(School), created[offset : offset + BATCH])
+        progress.advance(len(created[offset : offset + BATCH]))
     _update_by_key(session, School, changed)
+    progress.advance(len(changed))
+    progress.phase("Ouverture des parcours", total=len(created))
     start_instances(session, [(row["uai"], row["departement_code"]) for row in created])
+    progress.advance(len(created))
     report.contacts = _sync_contacts(session, extract.records, circonscriptions)
     return report
 

@@ -15,14 +15,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
 from roadmap import annuaire, audit, locks
-from roadmap.account_table import AccountItems, build_row
+from roadmap.account_table import AccountItems, compose_row, directors_of
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import FileStore, Upload
 from roadmap.guards import roadmap_guards
-from roadmap.models import AuditEntry, Departement, Person, School
+from roadmap.models import AuditEntry, Circonscription, Departement, Person, School
 from roadmap.permissions import administration_reasons, authorize, check_scope, covers
+from roadmap.progress import SILENT, Progress
 from roadmap.roles import ROLE_LABELS
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
@@ -257,10 +258,10 @@ class Roadmap:
 
     # ------------------------------------------------------------------------------------ directory
 
-    def import_annuaire(self, path: Path, *, by: str) -> ImportReport:
+    def import_annuaire(self, path: Path, *, by: str, progress: Progress = SILENT) -> ImportReport:
         """Import an extract, as `by`: an admin anywhere, a CPD or DANE for a file entirely within their scope."""
         manager = self.manager(by, attempted="import.annuaire", target=path.name)
-        extract = annuaire.read_annuaire(path)
+        extract = annuaire.read_annuaire(path, progress)
         reasons = import_reasons(manager, extract)
         if reasons:
             self.refuse_administration(manager, "import.annuaire", path.name, reasons)
@@ -277,7 +278,7 @@ class Roadmap:
 
         with self.engine.transaction() as session:
             locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
-            report = import_extract(session, extract, zones, start)
+            report = import_extract(session, extract, zones, start, progress)
             audit.record(
                 session,
                 manager,
@@ -500,9 +501,10 @@ class Roadmap:
             return self.engine.refusals(session, uai)
 
     def account_rows(
-        self, *, departement: str | None = None, state: str = "transmission.submitted"
+        self, *, departement: str | None = None, state: str = "transmission.submitted", progress: Progress = SILENT
     ) -> list[dict[str, str]]:
-        """Rows of the account-creation table for the schools in `state` (by default: transmitted, to route)."""
+        """Rows of the account-creation table for the schools in `state` (by default: transmitted, to route):
+        a handful of queries whatever the number of schools (the table of a whole département, or the country)."""
         query = (
             select(School, WorkflowInstance)
             .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
@@ -511,11 +513,26 @@ class Roadmap:
         )
         if departement:
             query = query.where(col(School.departement_code) == departement.zfill(3))
-        rows = []
         with self.session() as session:
-            for school, instance in session.exec(query).all():
-                items = AccountItems.of(self.engine.definition(instance.definition_id))
-                rows.append(build_row(session, school, self.engine.values(session, instance), items))
+            pairs = list(session.exec(query).all())
+            progress.phase("Lignes du tableau", total=len(pairs))
+            circonscriptions = {
+                c.uai: c
+                for c in session.exec(
+                    select(Circonscription).where(
+                        col(Circonscription.uai).in_({s.circonscription_uai for s, _ in pairs if s.circonscription_uai})
+                    )
+                )
+            }
+            directors = directors_of(session, [school.uai for school, _ in pairs])
+            values = self.engine.values_of(session, [instance.id for _, instance in pairs if instance.id])
+        rows = []
+        for school, instance in pairs:
+            items = AccountItems.of(self.engine.definition(instance.definition_id))
+            circonscription = circonscriptions.get(school.circonscription_uai or "")
+            held = values.get(instance.id or 0, {})
+            rows.append(compose_row(school, held, items, circonscription, directors.get(school.uai, "")))
+            progress.advance()
         return rows
 
     def definition(self, definition_id: str) -> Definition:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from roadmap.cli.common import ByOption, app, err, out, require_by, service
+from roadmap.cli.common import ByOption, app, err, out, progress_shown, require_by, service
 from roadmap.errors import RoadmapError
 
 
@@ -27,7 +27,8 @@ def export_command(
     if output.suffix.lower() != ".zip":
         raise RoadmapError(f"{output} : l'archive doit porter l'extension .zip.")
     roadmap = service()
-    result = export_all(roadmap.db, roadmap.files, output, allow_missing=allow_missing)
+    with progress_shown() as progress:
+        result = export_all(roadmap.db, roadmap.files, output, allow_missing=allow_missing, progress=progress)
     counts = result.counts
     out.print(
         f"{output} : {sum(counts.values())} lignes exportées ("
@@ -50,5 +51,6 @@ def restore_command(
 
     require_by(by)
     roadmap = service()
-    counts = restore_all(roadmap.db, roadmap.files, archive, by=by)
+    with progress_shown() as progress:
+        counts = restore_all(roadmap.db, roadmap.files, archive, by=by, progress=progress)
     out.print(f"{archive} : {sum(counts.values())} lignes restaurées.")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,8 +17,11 @@ from typer._click import formatting as click_formatting
 
 from roadmap import jsonview
 from roadmap.errors import RoadmapError
+from roadmap.progress import SILENT, Silent
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from roadmap.service import Roadmap
 
 EXIT_REJECTED_ROWS = 3
@@ -119,6 +123,50 @@ def service() -> Roadmap:
     from roadmap.service import Roadmap
 
     return Roadmap.from_env().ready()
+
+
+class _TerminalProgress:
+    """A rich progress bar on the error console: counts, elapsed and remaining time; gone when the work ends."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.task: TaskID | None = None
+
+    def phase(self, label: str, total: int | None = None) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.bar.tasks[-1].total or self.bar.tasks[-1].completed)
+        self.task = self.bar.add_task(label, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, amount)
+
+
+@contextlib.contextmanager
+def progress_shown(quiet: bool = False) -> Iterator[_TerminalProgress | Silent]:
+    """A progress bar when a person watches a terminal; nothing when piped, redirected or asked for JSON."""
+    if quiet or not err.is_terminal:
+        yield SILENT
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("reste"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield _TerminalProgress(bar)
 
 
 def print_json(view: Any) -> None:

@@ -15,6 +15,7 @@ from roadmap.cli.common import (
     import_app,
     out,
     print_json,
+    progress_shown,
     require_by,
     service,
 )
@@ -30,7 +31,8 @@ def import_annuaire(
     require_by(by)
     from roadmap.views import import_summary
 
-    report = import_summary(service().import_annuaire(file, by=by))
+    with progress_shown(quiet=as_json) as progress:
+        report = import_summary(service().import_annuaire(file, by=by, progress=progress))
     if as_json:
         print_json(report)
     else:

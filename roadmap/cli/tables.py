@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from roadmap.cli.common import out, service, table_app
+from roadmap.cli.common import out, progress_shown, service, table_app
 from roadmap.errors import RoadmapError
 
 
@@ -22,6 +22,7 @@ def table_export(
 
     if output.suffix.lower() not in (".xlsx", ".csv"):
         raise RoadmapError(f"{output} : format non pris en charge.\n  → donnez un nom de fichier en .xlsx ou .csv.")
-    rows = service().account_rows(departement=departement, state=state)
-    write_table(rows, output)
+    with progress_shown() as progress:
+        rows = service().account_rows(departement=departement, state=state, progress=progress)
+        write_table(rows, output)
     out.print(f"{output} : {len(rows)} école(s) ({', '.join(r['RNE'] for r in rows[:10])}).")
