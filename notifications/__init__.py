@@ -1,5 +1,5 @@
-"""Generic notifications engine (business calendar, reminder policies, outbox, dispatcher).
+"""Generic notifications engine: business calendar, outbox, dispatcher, delivery.
 
-Not built yet: it arrives with the reminders issue. It will know nothing about ENTs or schools, and
-will never import `workflows` (nor the reverse); `roadmap` wires the two together.
+Knows nothing about ENTs or schools, and never imports `workflows` (nor the reverse): `roadmap` decides what to
+say to whom and when, and puts it in the outbox inside the transaction of the change that causes it.
 """

@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, Engine, Table, delete, func, insert, select, text
 from sqlmodel import SQLModel
 
+import notifications.models
 import roadmap.models
 import workflows.models
 from roadmap.atomic import atomic_write
@@ -33,7 +34,7 @@ from roadmap.progress import SILENT, Progress
 from workflows import Actor
 from workflows.models import InstalledDefinition, as_utc, utcnow
 
-assert roadmap.models and workflows.models  # imported for their tables
+assert roadmap.models and workflows.models and notifications.models  # imported for their tables
 FORMAT = "ent-roadmap-export"
 FORMAT_VERSION = 1
 _HINT = "donnez un fichier créé par « roadmap export »."

@@ -6,10 +6,11 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import notifications.models
 import roadmap.models
 import workflows.models
 
-assert roadmap.models and workflows.models  # imported for their tables
+assert roadmap.models and workflows.models and notifications.models  # imported for their tables
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -13,13 +13,14 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
+import notifications.models
 import roadmap.models
 import workflows.models
 from roadmap.db import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS, alembic_config, check_schema, make_engine, migrate
 from roadmap.errors import RoadmapError
 from tests.conftest import BACKENDS, postgres_database
 
-assert roadmap.models and workflows.models  # imported for their tables in SQLModel.metadata
+assert roadmap.models and workflows.models and notifications.models  # imported for their tables
 
 TABLES = {"academie", "departement", "circonscription", "school", "person", "stored_file", "workflow_instance",
           "workflow_history", "workflow_checklist_value", "workflow_refused_attempt", "audit_entry", "process_lock"}

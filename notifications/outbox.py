@@ -1,0 +1,94 @@
+"""Putting messages in the outbox, inside the caller's transaction: a change and the emails it causes are
+committed together or not at all, and a message keyed like one already queued is not queued again."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from notifications.models import CANCELLED, PENDING, OutboxMessage, utcnow
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message to queue. `key` names what it is about, so that the same fact never makes two emails."""
+
+    key: str
+    recipient: str
+    subject: str
+    text: str
+    due_at: datetime
+    kind: str
+    html: str = ""
+    recipient_name: str = ""
+    group_key: str = ""
+    calendar: str = ""
+    digest: bool = False
+    meta: dict[str, Any] | None = field(default=None)
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID that depends only on the key: a message sent twice (crash between send and mark) carries the
+    same one, so mail clients show it once."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: datetime | None = None) -> int:
+    """Queue every draft not queued yet (same key = same message); returns how many were new."""
+    if not drafts:
+        return 0
+    created = now or utcnow()
+    rows = [
+        {
+            "key": draft.key,
+            "message_id": message_id_for(draft.key, domain),
+            "kind": draft.kind,
+            "group_key": draft.group_key,
+            "recipient": draft.recipient.lower(),
+            "recipient_name": draft.recipient_name,
+            "subject": draft.subject,
+            "text_body": draft.text,
+            "html_body": draft.html,
+            "calendar": draft.calendar,
+            "digest": draft.digest,
+            "status": PENDING,
+            "created_at": created,
+            "due_at": draft.due_at,
+            "next_attempt_at": None,
+            "attempts": 0,
+            "last_error": "",
+            "sent_at": None,
+            "claimed_by": "",
+            "claimed_until": None,
+            "digest_id": None,
+            "meta": draft.meta,
+        }
+        for draft in drafts
+    ]
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
+    result = session.connection().execute(statement.returning(table.c.id), rows)
+    return len(result.all())
+
+
+def cancel(session: Session, group_key: str, *, kinds: Sequence[str] | None = None) -> int:
+    """Withdraw the pending messages of a group (what they said is no longer true); returns how many."""
+    statement = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.group_key) == group_key, col(OutboxMessage.status) == PENDING)
+        .values(status=CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if kinds:
+        statement = statement.where(col(OutboxMessage.kind).in_(kinds))
+    return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
