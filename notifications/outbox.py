@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel
 
-from notifications.models import CANCELLED, PENDING, OutboxMessage, utcnow
+from notifications.models import CANCELLED, PENDING, utcnow
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: date
         }
         for draft in drafts
     ]
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = _OUTBOX
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
@@ -81,14 +81,15 @@ def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: date
     return len(result.all())
 
 
-def cancel(session: Session, group_key: str, *, kinds: Sequence[str] | None = None) -> int:
+def cancel(session: Session, group_key: str) -> int:
     """Withdraw the pending messages of a group (what they said is no longer true); returns how many."""
-    statement = (
-        update(OutboxMessage)
-        .where(col(OutboxMessage.group_key) == group_key, col(OutboxMessage.status) == PENDING)
-        .values(status=CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-    if kinds:
-        statement = statement.where(col(OutboxMessage.kind).in_(kinds))
-    return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+    result = session.connection().execute(_CANCEL, {"cancelled_group": group_key})
+    return int(result.rowcount)
+
+
+_OUTBOX = SQLModel.metadata.tables["outbox_message"]
+_CANCEL = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.group_key == bindparam("cancelled_group"), _OUTBOX.c.status == PENDING)
+    .values(status=CANCELLED)
+)

@@ -20,6 +20,8 @@ ACTION_LABELS = {
     "people.remove": "personne retirée",
     "import.annuaire": "annuaire importé",
     "restore": "archive restaurée",
+    "people.reminders": "réception des rappels réglée",
+    "mail.test": "message d'essai envoyé",
     "refused": "action d'administration refusée",
 }
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Engine, bindparam, false, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
+from notifications.models import MODES, RecipientPreference
 from roadmap import annuaire, audit, locks
 from roadmap.account_table import AccountItems, compose_row, directors_of
 from roadmap.db import check_schema, make_engine, migrate
@@ -24,6 +25,7 @@ from roadmap.guards import roadmap_guards
 from roadmap.models import AuditEntry, Circonscription, Departement, Person, School
 from roadmap.permissions import administration_reasons, authorize, check_scope, covers
 from roadmap.progress import SILENT, Progress
+from roadmap.reminders import Notifier
 from roadmap.roles import ROLE_LABELS
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
@@ -179,6 +181,9 @@ class Roadmap:
         )
         self.files = FileStore(settings.files_dir)
         self.engine.hooks.append(self.files.register)
+        # Emails a move causes are queued in the move's own transaction (committed together or not at all).
+        self.notifier = Notifier(settings, self.definitions)
+        self.engine.hooks.append(self.notifier.on_transition)
 
     @classmethod
     def from_env(cls) -> Roadmap:
@@ -363,6 +368,28 @@ class Roadmap:
                 session, manager, "people.remove", removed.email, {"role": removed.role, "scope": removed.scope}
             )
             return removed
+
+    def set_reminder_mode(self, email: str, mode: str, *, by: str) -> str:
+        """How a person receives reminders: one by one, or in one daily digest. A person sets their own; an
+        administrator (or their CPD/DANE, within scope) may set it for them. Recorded in the audit log."""
+        address = email.strip().lower()
+        if mode not in MODES:
+            raise InvalidValue("mode", mode, "mode inconnu.", hint="modes : " + ", ".join(MODES))
+        manager = self.manager(by, attempted="people.reminders", target=address)
+        with self.session() as session:
+            person = session.exec(select(Person).where(Person.email == address)).first()
+            if person is None:
+                raise NotFound("Personne", address, remedy="list_people")
+            reasons = [] if manager.id == address else administration_reasons(session, manager, person.role,
+                                                                             person.scope)
+        if reasons:
+            self.refuse_administration(manager, "people.reminders", address, reasons)
+        with self.engine.transaction() as session:
+            preference = session.get(RecipientPreference, address) or RecipientPreference(address=address)
+            preference.mode, preference.updated_at = mode, self.engine.clock()
+            session.add(preference)
+            audit.record(session, manager, "people.reminders", address, {"mode": mode})
+        return mode
 
     def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
         with self.session() as session:

@@ -31,6 +31,10 @@ class Settings:
     territory_file: Path
     demo_dir: Path = REPO_DATA / "demo"
     busy_timeout_ms: int = 30_000  # how long a write waits for another one before giving up (SQLite)
+    reminders_dir: Path = REPO_DATA / "reminders"
+    base_url: str = "http://localhost:8000"  # where the links of emails lead (the web application)
+    mail_from: str = "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"
+    smtp_url: str = ""  # empty: messages go to the local mail sink, readable with `roadmap mail list`
 
     @property
     def files_dir(self) -> Path:
@@ -50,7 +54,17 @@ class Settings:
             territory_file=data / "territory" / "academies.toml",
             demo_dir=data / "demo",
             busy_timeout_ms=_busy_timeout_ms(env.get("ROADMAP_BUSY_TIMEOUT", "")),
+            reminders_dir=data / "reminders",
+            base_url=env.get("ROADMAP_BASE_URL", "http://localhost:8000").rstrip("/"),
+            mail_from=env.get("ROADMAP_MAIL_FROM", "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"),
+            smtp_url=env.get("ROADMAP_SMTP_URL", ""),
         )
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of Message-IDs: the sender's."""
+        address = self.mail_from.rsplit("<", 1)[-1].rstrip(">")
+        return address.rsplit("@", 1)[-1] or "ent-roadmap.localhost"
 
 
 def _busy_timeout_ms(seconds: str) -> int:

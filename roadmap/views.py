@@ -13,8 +13,10 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select as columns_of
 from sqlmodel import Session, col, func, select
 
+from notifications.models import OutboxMessage
+from notifications.policies import EventRule, ReminderRule
 from roadmap.directory import ImportReport, short_circonscription_name
-from roadmap.errors import InvalidValue
+from roadmap.errors import InvalidValue, NotFound
 from roadmap.french import french_datetime
 from roadmap.jsonview import iso_utc
 from roadmap.models import Academie, AuditEntry, Circonscription, Departement, School
@@ -553,6 +555,8 @@ class DefinitionView:
     steps: list[StepView]
     states: list[StateView]
     transitions: list[TransitionView]
+    reminders: list[ReminderRule]  # the reminder policy the definition follows (data/reminders)
+    notifications: list[EventRule]
 
 
 def definition_view(roadmap: Roadmap, definition_id: str) -> DefinitionView:
@@ -578,6 +582,8 @@ def definition_view(roadmap: Roadmap, definition_id: str) -> DefinitionView:
                            [roadmap.guard_description(g) for g in t.guards], t.note_required)
             for t in definition.transitions
         ],
+        reminders=list(policy.reminders) if (policy := roadmap.notifier.policies.get(definition.id)) else [],
+        notifications=list(policy.events) if policy else [],
     )
 
 
@@ -629,3 +635,99 @@ def import_summary(report: ImportReport) -> ImportSummary:
         rejected_count=report.rejected_count,
         rejected=[RejectedRow(e.line, e.uai, e.reason) for e in report.rejected[:SHOWN_REJECTIONS]],
     )
+
+
+# ------------------------------------------------------------------------------------------------ reminders, mail
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientView:
+    address: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminderView:
+    uai: str
+    school: str
+    state: str
+    state_label: str
+    rule: str
+    rule_label: str
+    since: datetime
+    working_days: int
+    occurrence: int
+    escalated: bool
+    recipients: list[RecipientView]
+    nobody_for: list[str]  # roles nobody covers for this school: the reminder cannot reach them
+
+
+def due_reminder_views(roadmap: Roadmap, at: datetime, viewer: Actor = OPERATOR) -> list[DueReminderView]:
+    """What would be sent at `at` (nothing outside each school's sending window), for the schools `viewer` sees."""
+    with roadmap.session() as session:
+        due = roadmap.notifier.due(session, at)
+        visible = {uai for (uai,) in session.execute(columns_of(col(School.uai)).where(in_scope(viewer)))}
+    return [
+        DueReminderView(d.uai, d.school, d.state, d.state_label, d.rule, d.rule_label, d.since, d.days, d.occurrence,
+                        d.escalated, [RecipientView(r.address, r.name, r.role) for r in d.recipients],
+                        list(d.missing_roles))
+        for d in due
+        if d.uai in visible
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MailLine:
+    id: int
+    kind: str
+    recipient: str
+    subject: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class MailDetail:
+    id: int
+    message_id: str
+    kind: str
+    recipient: str
+    recipient_name: str
+    subject: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str
+    text: str
+    html: str
+
+
+def mail_lines(roadmap: Roadmap, *, status: str | None = None, limit: int | None = None) -> list[MailLine]:
+    """The outbox, newest first: every message with where it stands (pending, sent, failed with its reason…)."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc())
+    if status:
+        query = query.where(col(OutboxMessage.status) == status)
+    if limit:
+        query = query.limit(limit)
+    with roadmap.session() as session:
+        return [
+            MailLine(m.id or 0, m.kind, m.recipient, m.subject, m.status, m.created_at, m.due_at, m.sent_at,
+                     m.attempts, m.last_error)
+            for m in session.exec(query)
+        ]
+
+
+def mail_detail(roadmap: Roadmap, message_id: int) -> MailDetail:
+    with roadmap.session() as session:
+        m = session.get(OutboxMessage, message_id)
+    if m is None:
+        raise NotFound("Message", str(message_id), remedy="list_mail")
+    return MailDetail(m.id or 0, m.message_id, m.kind, m.recipient, m.recipient_name, m.subject, m.status,
+                      m.created_at, m.due_at, m.sent_at, m.attempts, m.last_error, m.text_body, m.html_body)

@@ -6,6 +6,7 @@ import contextlib
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,6 +19,7 @@ from typer._click import formatting as click_formatting
 from roadmap import jsonview
 from roadmap.errors import RoadmapError
 from roadmap.progress import SILENT, Silent
+from roadmap.settings import PARIS
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -42,6 +44,10 @@ app.add_typer(school_app, name="school")
 app.add_typer(definition_app, name="definition")
 table_app = typer.Typer(help="Tableau de création des comptes.", no_args_is_help=True)
 app.add_typer(table_app, name="table")
+reminders_app = typer.Typer(help="Rappels et relances par courriel.", no_args_is_help=True)
+app.add_typer(reminders_app, name="reminders")
+mail_app = typer.Typer(help="Courriels : journal d'envoi, lecture, essai.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 
 # C0/C1 controls (ESC, BEL, \r...), DEL and bidi overrides/isolates: shown escaped, never sent raw to a terminal.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -110,6 +116,23 @@ AsOption = Annotated[
     ),
 ]
 ByOption = Annotated[str, typer.Option("--by", help="Adresse de la personne qui agit.")]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Instant considéré, ISO 8601 (2026-12-07T09:00, heure de Paris) ; défaut : maintenant."),
+]
+
+
+def instant(text: str | None) -> datetime:
+    """--at as an aware UTC instant: a time without zone is Paris time (what users mean)."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise RoadmapError(
+            f"Instant illisible : « {text} ».\n  → écrivez-le en ISO 8601, par exemple 2026-12-07T09:00."
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=PARIS)).astimezone(UTC)
 NoteOption = Annotated[
     str | None, typer.Option("--note", help="Raison ou commentaire (obligatoire pour certaines actions).")
 ]

@@ -60,6 +60,13 @@ def definition_show(
                 for guard in transition.guards:
                     out.print(f"       si : {roadmap.guard_description(guard)}")
     out.print("\nÀ tout moment : suspendre (note obligatoire), reprendre, abandonner (note obligatoire).")
+    policy = roadmap.notifier.policies.get(definition.id)
+    if policy is not None:
+        from roadmap.reminders import describe
+
+        out.print(f"\nRappels et notifications ({policy.source.name}, jours ouvrés du calendrier de l'école) :")
+        for line in describe(policy):
+            out.print(f"  - {line}")
 
 
 @definition_app.command("check")

@@ -10,13 +10,13 @@ import traceback
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from roadmap.cli import audit, backup, definitions, imports, overview, people, schools, setup, tables
+from roadmap.cli import audit, backup, definitions, imports, mail, overview, people, schools, setup, tables
 from roadmap.cli.common import app, err
 from roadmap.errors import InvalidValue, RoadmapError
 from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
-COMMAND_GROUPS = (audit, backup, definitions, imports, overview, people, schools, setup, tables)
+COMMAND_GROUPS = (audit, backup, definitions, imports, mail, overview, people, schools, setup, tables)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (
@@ -44,6 +44,7 @@ REMEDIES = {
     "--name NOM --by ADMIN",
     "list_people": "les personnes enregistrées : roadmap people list",
     "import_annuaire": "importez-le : roadmap import annuaire FICHIER --by EMAIL",
+    "list_mail": "les messages : roadmap mail list",
     "install_definitions": "vérifiez : roadmap definition check FICHIER ; installez : roadmap init",
 }
 # The option of the command line that carries each field named by the domain.

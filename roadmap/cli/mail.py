@@ -1,0 +1,106 @@
+"""Reminders and mail: what is due, the outbox, a person's reminder mode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from roadmap.cli.common import (
+    AsOption,
+    AtOption,
+    ByOption,
+    JsonOption,
+    instant,
+    mail_app,
+    out,
+    people_app,
+    print_json,
+    reminders_app,
+    require_by,
+    service,
+)
+from roadmap.french import french_datetime
+from roadmap.roles import ROLE_LABELS
+
+
+@reminders_app.command("due")
+def reminders_due(at: AtOption = None, as_json: JsonOption = False, as_person: AsOption = None) -> None:
+    """Les rappels dus à cet instant (aucun le week-end, un jour férié, en vacances ou hors 8 h 30–17 h 30)."""
+    from roadmap.views import due_reminder_views
+
+    roadmap = service()
+    moment = instant(at)
+    due = due_reminder_views(roadmap, moment, roadmap.viewer(as_person))
+    if as_json:
+        print_json(due)
+        return
+    table = Table("UAI", "École", "Rappel", "Depuis", "Jours ouvrés", "Destinataires")
+    for d in due:
+        who = ", ".join(f"{r.address} ({ROLE_LABELS.get(r.role, r.role)})" for r in d.recipients)
+        if d.nobody_for:
+            who += (" ; " if who else "") + "PERSONNE pour : " + ", ".join(ROLE_LABELS.get(r, r) for r in d.nobody_for)
+        label = d.rule_label + (" (relance)" if d.escalated else "")
+        table.add_row(d.uai, d.school, label, french_datetime(d.since), str(d.working_days), who)
+    out.print(table)
+    out.print(f"{len(due)} rappel(s) dû(s) le {french_datetime(moment)}.")
+
+
+@mail_app.command("list")
+def mail_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, sent, failed, cancelled ou digested.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Seulement les N derniers.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Le journal des courriels : chaque message, son destinataire et où il en est (envoyé, en attente, échec…)."""
+    from roadmap.views import mail_lines
+
+    lines = mail_lines(service(), status=status, limit=limit)
+    if as_json:
+        print_json(lines)
+        return
+    table = Table("N°", "Destinataire", "Objet", "État", "Prévu", "Essais")
+    for m in lines:
+        state = m.status + (f" — {m.last_error}" if m.last_error else "")
+        table.add_row(str(m.id), m.recipient, m.subject, state, french_datetime(m.due_at), str(m.attempts))
+    out.print(table)
+    out.print(f"{len(lines)} message(s).")
+
+
+@mail_app.command("show")
+def mail_show(
+    message: Annotated[int, typer.Argument(help="Numéro du message (voir roadmap mail list).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Lire un courriel tel qu'il est (ou sera) envoyé."""
+    from roadmap.views import mail_detail
+
+    roadmap = service()
+    m = mail_detail(roadmap, message)
+    if as_json:
+        print_json(m)
+        return
+    out.print(f"De : {roadmap.settings.mail_from}")
+    out.print(f"À : {m.recipient_name + ' ' if m.recipient_name else ''}<{m.recipient}>")
+    out.print(f"Objet : {m.subject}")
+    out.print(f"Message-ID : {m.message_id}")
+    sent = f", envoyé le {french_datetime(m.sent_at)}" if m.sent_at else ""
+    out.print(f"État : {m.status}{sent} ({m.attempts} essai(s)){' — ' + m.last_error if m.last_error else ''}")
+    out.print("")
+    out.print(m.text)
+
+
+@people_app.command("reminders")
+def people_reminders(
+    email: Annotated[str, typer.Argument(help="Adresse de la personne.")],
+    mode: Annotated[str, typer.Argument(help="digest (un récapitulatif par jour) ou immediate (un par un).")],
+    by: ByOption = "",
+) -> None:
+    """Choisir comment une personne reçoit les rappels : un récapitulatif quotidien, ou un par un."""
+    require_by(by)
+    chosen = service().set_reminder_mode(email, mode, by=by)
+    said = "un récapitulatif quotidien" if chosen == "digest" else "un par un, aussitôt"
+    out.print(f"{email.strip().lower()} : rappels reçus {said}.")
