@@ -153,3 +153,39 @@ def test_nobody_to_tell_is_visible(settings: Settings, tmp_path: Path) -> None:
     roadmap.remove_person(CPD, by="admin.tests@ac-rennes.fr")
     [escalated] = [d for d in due_reminder_views(roadmap, at("2026-12-14")) if d.uai == SCHOOL]
     assert [r.address for r in escalated.recipients] == [IEN] and escalated.nobody_for == ["cpd"]
+
+
+def test_reminder_and_mail_commands(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.roadmap.test_cli import ok, run_cli, run_json
+
+    ok(capsys, "demo")  # 0350165P is waiting on the IEN of Saint Grégoire since the demo ran (now)
+    ien = "ce.ien35.stgregoire@ac-rennes.fr"
+    messages = run_json(capsys, "mail", "list")
+    request = next(m for m in messages if m["recipient"] == ien)
+    assert "0350165P" in request["subject"] and request["kind"] == "event"
+    shown = ok(capsys, "mail", "show", request["id"])
+    assert f"<{ien}>" in shown and "Message-ID : <" in shown and "ecoles/0350165P" in shown
+    code, _, err = run_cli(capsys, "mail", "show", 99999)
+    assert code == 1 and "introuvable" in err and "roadmap mail list" in err
+    # Reminders count working days: none right after the demo, the IEN's after five of them.
+    now = datetime.now(UTC)
+    assert [d for d in run_json(capsys, "reminders", "due", "--at", now.isoformat())
+            if d["uai"] == "0350165P"] == []
+    code, _, err = run_cli(capsys, "reminders", "due", "--at", "demain")
+    assert code == 1 and "ISO 8601" in err
+    ok(capsys, "people", "reminders", ien, "immediate", "--by", ien)  # a person sets their own mode
+    code, _, err = run_cli(capsys, "people", "reminders", ien, "weekly", "--by", ien)
+    assert code == 1 and "mode inconnu" in err
+    audit = run_json(capsys, "audit")
+    assert any(e["action"] == "people.reminders" and e["target"] == ien for e in audit)
+
+
+def test_definition_show_tells_the_reminder_policy(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.roadmap.test_cli import ok, run_json
+
+    text = ok(capsys, "definition", "show")
+    assert "Rappels et notifications (national.toml" in text
+    assert "IEN de circonscription après 5 j ouvrés, puis tous les 5 ; escalade vers CPD numérique à 15" in text
+    shown = run_json(capsys, "definition", "show", "--format", "json", "--id", "grenoble")
+    assert {r["id"] for r in shown["reminders"]} >= {"minutes-awaiting-ien", "idle-in-step"}
+    assert any(n["event"] == "advance" and n["immediate"] for n in shown["notifications"])
