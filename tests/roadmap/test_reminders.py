@@ -181,11 +181,13 @@ def test_reminder_and_mail_commands(cli_env: Settings, capsys: pytest.CaptureFix
 
 
 def test_definition_show_tells_the_reminder_policy(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.roadmap.test_cli import ok, run_json
+    import json
+
+    from tests.roadmap.test_cli import ok
 
     text = ok(capsys, "definition", "show")
     assert "Rappels et notifications (national.toml" in text
     assert "IEN de circonscription après 5 j ouvrés, puis tous les 5 ; escalade vers CPD numérique à 15" in text
-    shown = run_json(capsys, "definition", "show", "--format", "json", "--id", "grenoble")
+    shown = json.loads(ok(capsys, "definition", "show", "--format", "json", "--id", "grenoble"))
     assert {r["id"] for r in shown["reminders"]} >= {"minutes-awaiting-ien", "idle-in-step"}
     assert any(n["event"] == "advance" and n["immediate"] for n in shown["notifications"])
