@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select as columns_of
 from sqlmodel import Session, col, func, select
 
+from notifications.calendar import BusinessCalendar, calendar_for
 from notifications.models import OutboxMessage
 from notifications.policies import EventRule, ReminderRule
 from roadmap.directory import ImportReport, short_circonscription_name
@@ -20,6 +21,7 @@ from roadmap.errors import InvalidValue, NotFound
 from roadmap.french import french_datetime
 from roadmap.jsonview import iso_utc
 from roadmap.models import Academie, AuditEntry, Circonscription, Departement, School
+from roadmap.reminders import ZONES
 from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope
 from roadmap.uai import normalize_uai
 from workflows import Actor
@@ -92,6 +94,16 @@ class SchoolSummary:
     state: str
     state_label: str
     updated_at: datetime
+    entered_at: datetime  # when it entered its current state
+    working_days: int  # working days in the current state, on the school's calendar
+
+
+def calendars_by_departement(session: Session) -> dict[str, BusinessCalendar]:
+    """Each département's business calendar (its académie's holiday zone; Alsace-Moselle by code)."""
+    query = columns_of(col(Departement.code), col(Academie.holiday_zone)).outerjoin(
+        Academie, col(Academie.code) == col(Departement.academie_code)
+    )
+    return {code: calendar_for(zone if zone in ZONES else None, code) for code, zone in session.execute(query)}
 
 
 def school_filters(
@@ -136,14 +148,19 @@ def school_summaries(
             col(WorkflowInstance.definition_id),
             col(WorkflowInstance.state),
             col(WorkflowInstance.updated_at),
+            col(WorkflowInstance.entered_at),
         )
         .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
         .where(*conditions)
         .order_by(col(School.uai))
         .execution_options(yield_per=batch)
     )
+    now = roadmap.engine.clock()
     with roadmap.session() as session:
-        for uai, name, commune, sector, circo, dep, definition_id, state, updated_at in session.execute(query):
+        calendars = calendars_by_departement(session)
+        default = calendar_for(None)
+        rows = session.execute(query)
+        for uai, name, commune, sector, circo, dep, definition_id, state, updated_at, entered_at in rows:
             place = _place(places, definition_id, state)
             yield SchoolSummary(
                 uai=uai,
@@ -157,6 +174,8 @@ def school_summaries(
                 state=state,
                 state_label=place.state_label,
                 updated_at=updated_at,
+                entered_at=entered_at,
+                working_days=calendars.get(dep, default).working_days_between(entered_at, now),
             )
 
 
@@ -243,6 +262,8 @@ class SchoolDetail:
     state_label: str
     held_from: str | None
     version: int
+    entered_at: datetime  # when it entered its current state
+    working_days: int  # working days since, on the school's calendar
     checklist: list[ChecklistLine]
     circonscription: CirconscriptionRef | None
     departement: DepartementRef | None
@@ -283,6 +304,10 @@ def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> Schoo
         history = engine.history(session, instance)
         circonscription, departement, academie = _territory(session, school)
         owed = engine.owed_items(instance, ctx.values)
+        zone = academie.holiday_zone if academie and academie.holiday_zone in ZONES else None
+        working_days = calendar_for(zone, school.departement_code).working_days_between(
+            instance.entered_at, engine.clock()
+        )
     # The checklist shown is the current step's, or the held step's while suspended.
     step = definition.step_of(instance.state) or (
         definition.step_of(instance.held_from) if instance.held_from else None
@@ -321,6 +346,8 @@ def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> Schoo
         state_label=definition.state_label(instance.state),
         held_from=instance.held_from,
         version=instance.version,
+        entered_at=instance.entered_at,
+        working_days=working_days,
         checklist=checklist,
         circonscription=circonscription,
         departement=departement,
@@ -394,6 +421,7 @@ class WaitingSchool:
     state_label: str
     waiting_for: str
     since: datetime  # when it entered the waiting state
+    working_days: int  # how long, in working days of the school's calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +455,7 @@ def dashboard_view(roadmap: Roadmap, departement: str | None = None, viewer: Act
         columns_of(
             col(School.uai),
             col(School.name),
+            col(School.departement_code),
             col(WorkflowInstance.definition_id),
             col(WorkflowInstance.state),
             col(WorkflowInstance.entered_at),
@@ -451,9 +480,12 @@ def dashboard_view(roadmap: Roadmap, departement: str | None = None, viewer: Act
             ).all()
         ) if counts else {}
         waiting = []
-        for uai, name, definition_id, state, entered_at in session.execute(waiting_query):
+        calendars = calendars_by_departement(session)
+        now = roadmap.engine.clock()
+        for uai, name, dep, definition_id, state, entered_at in session.execute(waiting_query):
             place = _place(places, definition_id, state)
-            waiting.append(WaitingSchool(uai, name, state, place.state_label, place.waiting_for, entered_at))
+            days = calendars.get(dep, calendar_for(None)).working_days_between(entered_at, now)
+            waiting.append(WaitingSchool(uai, name, state, place.state_label, place.waiting_for, entered_at, days))
     rows = [
         DashboardRow(
             circo,

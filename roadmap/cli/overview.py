@@ -46,4 +46,7 @@ def print_dashboard(roadmap: Roadmap, departement: str | None, as_json: bool, vi
     if overview.waiting:
         out.print("En attente d'une décision :")
         for entry in overview.waiting:
-            out.print(f"  {entry.uai} {entry.name} — {entry.state_label} (depuis le {french_datetime(entry.since)})")
+            out.print(
+                f"  {entry.uai} {entry.name} — {entry.state_label} (depuis le {french_datetime(entry.since)}, "
+                f"{entry.working_days} j ouvrés)"
+            )

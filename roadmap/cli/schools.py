@@ -48,10 +48,10 @@ def school_list(
     if as_json:
         stream_json(rows)
         return
-    table = Table("UAI", "École", "Commune", "Étape", "État")
+    table = Table("UAI", "École", "Commune", "Étape", "État", "Jours")
     count = 0
     for row in rows:
-        table.add_row(row.uai, row.name, row.commune, row.step_label, row.state_label)
+        table.add_row(row.uai, row.name, row.commune, row.step_label, row.state_label, str(row.working_days))
         count += 1
     out.print(table)
     out.print(f"{count} école(s).")
@@ -82,6 +82,7 @@ def _print_detail(d: SchoolDetail) -> None:
     )
     number = f"étape {d.step_number}/{d.steps_total} — " if d.step_number else ""
     out.print(f"{number}{d.step_label} · état : {d.state_label} ({d.state}, version {d.version})")
+    out.print(f"Dans cet état depuis le {french_datetime(d.entered_at)} : {d.working_days} jour(s) ouvré(s).")
     if d.checklist:
         table = Table("", "Élément", "Valeur", title="Liste de contrôle", title_justify="left")
         for entry in d.checklist:
