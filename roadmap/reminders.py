@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, bindparam, or_
 from sqlalchemy import select as columns_of
@@ -183,15 +184,16 @@ class DueReminder:
     missing_roles: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Waiting:
-    place: SchoolPlace
-    definition_id: str
-    state: str
-    entered_at: datetime
-
-
-def _waiting_schools(session: Session, states: Sequence[str]) -> Iterable[_Waiting]:
+def _waiting_rows(session: Session, earliest: Mapping[str, int], at: datetime) -> Iterable[Any]:
+    """Schools in a watched state long enough for a reminder to be possible: `earliest[state]` working days are at
+    least as many calendar days, so younger ones are left in the database."""
+    by_days: dict[int, list[str]] = {}
+    for state, days in earliest.items():
+        by_days.setdefault(days, []).append(state)
+    waited = or_(*(
+        and_(col(WorkflowInstance.state).in_(states), col(WorkflowInstance.entered_at) <= at - timedelta(days=days))
+        for days, states in by_days.items()
+    ))
     query = (
         columns_of(
             col(School.uai), col(School.name), col(School.commune), col(School.email),
@@ -202,12 +204,10 @@ def _waiting_schools(session: Session, states: Sequence[str]) -> Iterable[_Waiti
         .join(School, col(School.uai) == col(WorkflowInstance.subject))
         .join(Departement, col(Departement.code) == col(School.departement_code))
         .outerjoin(Academie, col(Academie.code) == col(Departement.academie_code))
-        .where(col(WorkflowInstance.state).in_(states))
+        .where(waited)
         .order_by(col(School.uai))
     )
-    for uai, name, commune, email, circo, dep, aca, zone, definition_id, state, entered_at in session.execute(query):
-        yield _Waiting(SchoolPlace(uai, name, commune, email, circo, dep, aca, zone), definition_id, state,
-                       as_utc(entered_at))
+    return session.execute(query)
 
 
 def first_tables_validated(session: Session) -> set[str]:
@@ -227,40 +227,56 @@ def due_reminders(
 ) -> list[DueReminder]:
     """Every reminder due at `at`: none for a school whose calendar is outside its sending window then (weekend,
     holiday, night)."""
-    states = sorted({state for policy in policies.values() for state in policy.reminder_states()})
-    if not states:
+    earliest: dict[str, int] = {}
+    for watched in policies.values():
+        for rule in watched.reminders:
+            for state in rule.states:
+                earliest[state] = min(earliest.get(state, rule.after), rule.after)
+    if not earliest:
         return []
     contacts = Contacts.everyone(session)
     validated = first_tables_validated(session)
     due: list[DueReminder] = []
-    for waiting in _waiting_schools(session, states):
-        policy = policies.get(waiting.definition_id)
+    # Per département: its calendar, whether its window is open at `at`, and `at` as a local date (computed once).
+    calendars: dict[str, tuple[BusinessCalendar, bool, date]] = {}
+    for row in _waiting_rows(session, earliest, at):
+        uai, name, commune, email, circo, dep, aca, zone, definition_id, state, entered = row
+        policy = policies.get(definition_id)
         if policy is None:
             continue
-        calendar = calendar_of(waiting.place)
-        if not calendar.in_window(at):
+        known = calendars.get(dep)
+        if known is None:
+            calendar = calendar_of(SchoolPlace(uai, name, commune, email, circo, dep, aca, zone))
+            known = calendars[dep] = (calendar, calendar.in_window(at), at.astimezone(calendar.timezone).date())
+        calendar, open_now, today = known
+        if not open_now:
             continue
-        days = calendar.working_days_between(waiting.entered_at, at)
+        entered_at = as_utc(entered)
+        days = calendar.working_days_between(entered_at, today)
+        place: SchoolPlace | None = None
         for rule in policy.reminders:
-            if waiting.state not in rule.states or not _holds(rule, waiting.place, validated):
+            if state not in rule.states:
                 continue
             occurrence = rule.occurrence(days)
             if occurrence is None:
                 continue
+            place = place or SchoolPlace(uai, name, commune, email, circo, dep, aca, zone)
+            if not _holds(rule, place, validated):
+                continue
             roles = rule.recipients(days)
-            recipients = [r for role in roles for r in contacts.covering(waiting.place, role)]
+            recipients = [r for role in roles for r in contacts.covering(place, role)]
             found = {r.role for r in recipients}
-            definition = definitions[waiting.definition_id]
+            definition = definitions[definition_id]
             due.append(
                 DueReminder(
-                    uai=waiting.place.uai,
-                    school=waiting.place.name,
-                    definition=waiting.definition_id,
-                    state=waiting.state,
-                    state_label=definition.state_label(waiting.state),
+                    uai=uai,
+                    school=name,
+                    definition=definition_id,
+                    state=state,
+                    state_label=definition.state_label(state),
                     rule=rule.id,
                     rule_label=rule.label,
-                    since=waiting.entered_at,
+                    since=entered_at,
                     days=days,
                     occurrence=occurrence,
                     escalated=len(roles) > len(rule.remind),
