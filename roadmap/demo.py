@@ -6,7 +6,10 @@ real use and leaves a real history.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -77,9 +80,27 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
     walked = []
     scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))["schools"]
     path = happy_path(data_dir)
-    for entry in scenario:
-        walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], path)))
+    with backdated(roadmap, DEMO_AGE):
+        for entry in scenario:
+            walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], path)))
     return DemoSummary(created=True, schools=report.schools, walked=walked)
+
+
+DEMO_AGE = timedelta(days=16)  # the demo's schools moved about two school weeks ago: reminders are due now
+
+
+@contextlib.contextmanager
+def backdated(roadmap: Roadmap, age: timedelta) -> Iterator[None]:
+    """Walk as if it happened `age` ago, a second per clock reading (the history keeps its order), so that the
+    demo shows what users see after a while: waiting schools, reminders due, digests."""
+    real = roadmap.engine.clock
+    start = real() - age
+    ticks = itertools.count()
+    roadmap.engine.clock = lambda: start + timedelta(seconds=next(ticks))
+    try:
+        yield
+    finally:
+        roadmap.engine.clock = real
 
 
 def walk(roadmap: Roadmap, uai: str, until: str, path: list[PathStep]) -> str:
