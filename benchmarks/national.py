@@ -19,9 +19,13 @@ backend, on a generated national dataset (benchmarks.dataset):
   `--departement` (the largest); baseline: one joined SELECT + openpyxl.
 - help_s, show_s: `roadmap --help`, `roadmap school show UAI` whole-process wall time; baseline `python -c pass`.
 
-Prints a table per backend (measure, figure, baseline, ratio, target, MET/MISSED) and writes benchmarks/results.json.
-Targets are the issue's, stated for 50,000 schools: import and re-import targets scale with N; the others stand as
-they are (at N < 50,000 a MET is necessary, not sufficient).
+Prints a table per backend (measure, figure, baseline, ratio, target, MET/MISSED) and writes benchmarks/results.json
+(`schools`; per backend the stable keys, then `details`, `extra`, `profiles`). Targets are the issue's, stated for
+50,000 schools: import and re-import targets scale with N; the others stand as they are (at N < 50,000 a MET is
+necessary, not sufficient); move_ratio ≤ 1.5× applies to both backends. A missed target is followed by the profile
+that explains it (benchmarks.profiles: own time by package, the functions with the most own time, the product's
+functions with the most cumulative time; for start-up, import time by package); --no-profile skips them.
+The machine's load average before and after is printed: the figures mean little on a busy machine.
 """
 
 from __future__ import annotations
