@@ -6,5 +6,7 @@ run:
 test:
 	bash scripts/test.sh
 
+# `make bench SCHOOLS=50000` for the national scale (default: 5000 écoles, a few minutes).
+SCHOOLS ?= 5000
 bench:
-	bash scripts/bench.sh
+	SCHOOLS=$(SCHOOLS) bash scripts/bench.sh
