@@ -159,15 +159,17 @@ def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
     cells = [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "Création des comptes"
-        sheet.append(list(COLUMNS))
-        for values in cells:
-            sheet.append(values)
-            for cell in sheet[sheet.max_row]:
+        workbook = Workbook(write_only=True)  # streamed: a national table stays linear in time and memory
+        sheet = workbook.create_sheet("Création des comptes")
+        for values in [list(COLUMNS), *cells]:
+            row = []
+            for value in values:
+                cell = WriteOnlyCell(sheet, value=value)
                 cell.data_type = "s"  # never a formula, whatever the text
+                row.append(cell)
+            sheet.append(row)
         with atomic_write(path) as handle:
             workbook.save(handle)
         return
