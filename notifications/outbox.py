@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -35,6 +35,10 @@ class Draft:
     meta: dict[str, Any] | None = field(default=None)
 
 
+def as_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def message_id_for(key: str, domain: str) -> str:
     """A Message-ID that depends only on the key: a message sent twice (crash between send and mark) carries the
     same one, so mail clients show it once."""
@@ -45,7 +49,7 @@ def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: date
     """Queue every draft not queued yet (same key = same message); returns how many were new."""
     if not drafts:
         return 0
-    created = now or utcnow()
+    created = as_utc(now or utcnow())
     rows = [
         {
             "key": draft.key,
@@ -61,7 +65,7 @@ def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: date
             "digest": draft.digest,
             "status": PENDING,
             "created_at": created,
-            "due_at": draft.due_at,
+            "due_at": as_utc(draft.due_at),  # SQLite keeps no offset: every instant is stored in UTC
             "next_attempt_at": None,
             "attempts": 0,
             "last_error": "",

@@ -34,7 +34,6 @@ class Settings:
     reminders_dir: Path = REPO_DATA / "reminders"
     base_url: str = "http://localhost:8000"  # where the links of emails lead (the web application)
     mail_from: str = "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"
-    smtp_url: str = ""  # empty: messages go to the local mail sink, readable with `roadmap mail list`
 
     @property
     def files_dir(self) -> Path:
@@ -57,7 +56,6 @@ class Settings:
             reminders_dir=data / "reminders",
             base_url=env.get("ROADMAP_BASE_URL", "http://localhost:8000").rstrip("/"),
             mail_from=env.get("ROADMAP_MAIL_FROM", "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"),
-            smtp_url=env.get("ROADMAP_SMTP_URL", ""),
         )
 
     @property

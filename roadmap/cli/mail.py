@@ -12,6 +12,7 @@ from roadmap.cli.common import (
     AtOption,
     ByOption,
     JsonOption,
+    app,
     instant,
     mail_app,
     out,
@@ -21,6 +22,7 @@ from roadmap.cli.common import (
     require_by,
     service,
 )
+from roadmap.errors import RoadmapError
 from roadmap.french import french_datetime
 from roadmap.roles import ROLE_LABELS
 
@@ -104,3 +106,52 @@ def people_reminders(
     chosen = service().set_reminder_mode(email, mode, by=by)
     said = "un récapitulatif quotidien" if chosen == "digest" else "un par un, aussitôt"
     out.print(f"{email.strip().lower()} : rappels reçus {said}.")
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Traiter ce qui est dû maintenant, puis s'arrêter.")] = False,
+    at: AtOption = None,
+) -> None:
+    """Envoyer les rappels et les courriels : toutes les minutes (ou une fois avec --once), en jours ouvrés et
+    dans le créneau d'envoi de chaque école ; un seul distributeur travaille à la fois par base."""
+    from notifications.scheduler import Lease, run_worker
+    from roadmap.mailer import RoadmapDispatcher, configured_sender
+
+    roadmap = service()
+    sender, where = configured_sender(roadmap)
+    dispatcher = RoadmapDispatcher(roadmap, sender)
+    if not once:
+        if at:
+            raise RoadmapError("--at ne s'emploie qu'avec --once (un passage à l'instant donné).")
+        out.print(f"Distributeur démarré (envoi : {where}) ; passage toutes les minutes. Ctrl-C pour arrêter.")
+        run_worker(dispatcher, lease=Lease(roadmap.db, holder=dispatcher.worker_id))
+        out.print("Distributeur arrêté.")
+        return
+    moment = instant(at)
+    report = run_worker(dispatcher, once=True, at=moment)
+    run = dispatcher.last
+    assert report is not None and run is not None
+    out.print(
+        f"{french_datetime(moment)} — rappels dus : {run.reminders_due}, nouvellement mis en file : "
+        f"{run.reminders_queued} ; {report.summary()} (envoi : {where})."
+    )
+
+
+@mail_app.command("test")
+def mail_test(
+    to: Annotated[str, typer.Option("--to", help="Adresse qui recevra le message d'essai.")],
+    by: ByOption = "",
+) -> None:
+    """Envoyer un message d'essai avec les réglages actuels (serveur SMTP, ou boîte locale sans serveur)."""
+    from roadmap.mailer import send_test
+
+    require_by(by)
+    report, where = send_test(service(), to, by=by)
+    if report.sent:
+        out.print(f"Message d'essai envoyé à {to} ({where}).")
+        return
+    raise RoadmapError(
+        f"Le message d'essai à {to} n'est pas parti ({where}) : {report.summary()}.\n"
+        "  → le détail de l'erreur : roadmap mail list --status failed (ou pending, s'il sera réessayé)."
+    )
