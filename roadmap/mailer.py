@@ -56,6 +56,7 @@ class RoadmapDispatcher(Dispatcher):
         moment = at or self.clock()
         with self.roadmap.engine.transaction() as session:
             due, queued = self.roadmap.notifier.queue_due(session, moment)
+        self.roadmap.notifier.messages.digest_time = moment
         report = super().run_once(moment)
         self.last = WorkerRun(len(due), queued, report)
         return report

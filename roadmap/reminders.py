@@ -306,6 +306,7 @@ class Messages:
         self.settings = settings
         self.definitions = definitions
         self.policies = policies
+        self.digest_time: datetime | None = None  # the instant of the dispatcher's run that makes the digests
 
     @functools.cached_property
     def renderer(self) -> MailRenderer:
@@ -400,7 +401,7 @@ class Messages:
         items = [{"line": (m.meta or {}).get("line", m.subject), "link": (m.meta or {}).get("link", "")}
                  for m in messages]
         name = next((m.recipient_name for m in messages if m.recipient_name), "")
-        day = french_datetime(max(m.due_at for m in messages)).split(" à ")[0]
+        day = french_datetime(self.digest_time or max(m.due_at for m in messages)).split(" à ")[0]
         rendered = self.renderer.render("digest", {"items": items, "recipient_name": name, "day": day})
         return rendered.subject, rendered.text, rendered.html
 

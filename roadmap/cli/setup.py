@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from roadmap.cli.common import app, out
 from roadmap.errors import RoadmapError
+
+if TYPE_CHECKING:
+    from roadmap.service import Roadmap
 
 
 @app.command()
@@ -53,6 +56,7 @@ def demo() -> None:
     else:
         out.print(f"Démonstration déjà installée ({summary.schools} écoles) : {where}")
     print_dashboard(roadmap, None, False)
+    show_demo_mail(roadmap)
     out.print(
         "\nEssayez, après avoir chargé l'environnement :\n"
         f"  export ROADMAP_HOME={roadmap.settings.home} PATH={Path(sys.executable).parent}:$PATH\n"
@@ -63,7 +67,30 @@ def demo() -> None:
         "  roadmap school list --step school_council\n"
         "  roadmap people add direction.0350266z@ac-rennes.fr --role director --scope 0350266Z "
         "--name 'Nom Prénom' --by cpd.numerique35@ac-rennes.fr\n"
+        "  roadmap mail list          (puis roadmap mail show N : le courriel tel qu'il est envoyé)\n"
+        "  roadmap reminders due      (les rappels dus maintenant ; --at 2027-01-11T09:00 pour un autre jour)\n"
+        "  roadmap worker --once      (met en file les rappels dus et envoie ce qui peut partir)\n"
         "  roadmap audit\n"
         "  roadmap dashboard\n"
         "  roadmap definition show --format mermaid"
     )
+
+
+def show_demo_mail(roadmap: Roadmap) -> None:
+    """Run the mail worker once for the demo, always into the local sink (the demo's addresses are not to be
+    written to), and show what it produced."""
+    from notifications.delivery import SinkSender
+    from roadmap.mailer import RoadmapDispatcher
+    from roadmap.views import mail_lines
+
+    dispatcher = RoadmapDispatcher(roadmap, SinkSender(roadmap.db))
+    report = dispatcher.run_once()
+    lines = mail_lines(roadmap)
+    pending = [m for m in lines if m.status == "pending"]
+    out.print(
+        f"\nCourriels : {len(lines)} dans le journal, {report.sent} remis maintenant dans la boîte locale"
+        + (f", {len(pending)} en attente du prochain créneau d'envoi (jours ouvrés, 8 h 30–17 h 30)" if pending else "")
+        + "."
+    )
+    for m in lines[:6]:
+        out.print(f"  n° {m.id} · {m.status} · {m.recipient} · {m.subject}")
