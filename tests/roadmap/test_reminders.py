@@ -162,7 +162,7 @@ def test_reminder_and_mail_commands(cli_env: Settings, capsys: pytest.CaptureFix
     ok(capsys, "demo")  # 0350165P waits on the IEN of Saint Grégoire since the demo's walk (about 16 days ago)
     ien = "ce.ien35.stgregoire@ac-rennes.fr"
     messages = run_json(capsys, "mail", "list")
-    request = next(m for m in messages if m["recipient"] == ien)
+    request = next(m for m in messages if m["recipient"] == ien and m["kind"] == "event")
     assert "0350165P" in request["subject"] and request["kind"] == "event"
     shown = ok(capsys, "mail", "show", request["id"])
     assert f"<{ien}>" in shown and "Message-ID : <" in shown and "ecoles/0350165P" in shown
