@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,9 @@ STABLE_KEYS = (
     "table_export_s",
     "help_s",
     "show_s",
+    "reminders_due_s",
+    "send_per_s",
+    "send_ratio",
 )
 BACKEND_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -362,7 +365,50 @@ def bench_backend(backend: Backend, options: Options, annuaire: Path) -> Measure
         log(f"built in {built.seconds:.1f} s: {built.history_rows} history rows, {built.checklist_values} values")
         reads(backend, m, url, built)
         moves(m, url, built, backend.work / "home")
+        reminders_and_mail(m, url, backend.work / "home")
     return m
+
+
+def reminders_and_mail(m: Measurements, url: str, home: Path) -> None:
+    """Issue 7 §10: the reminders due for every school at one instant; sending messages through the outbox."""
+    from benchmarks import mail
+    from notifications.calendar import calendar_for
+    from roadmap.service import Roadmap
+
+    roadmap = Roadmap(dataset.bench_settings(url, home)).ready()
+    # A school-day morning far enough ahead that every watched school is past its first reminder.
+    at = calendar_for(None).next_opening(datetime.now(UTC) + timedelta(days=40))
+
+    def measure_due(f: Figure) -> None:
+        product_s, bare_s, due = mail.due_reminders(roadmap, at)
+        f.value, f.baseline = product_s, bare_s
+        f.note = f"{due} reminders due at {at:%Y-%m-%d %H:%M} UTC"
+
+    m.add(Figure("reminders_due_s", "reminders due, every school", "s", baseline_label="bare SQL select",
+                 target=0.5), measure_due)
+    rates: dict[str, float] = {}
+    count = max(1000, round(10_000 * m.options.schools / REFERENCE_SCHOOLS))
+
+    def measure_send(f: Figure) -> None:
+        try:
+            product, bare_rate = mail.sending(roadmap, count)
+        finally:
+            mail.clear_outbox(roadmap.db)
+        rates.update(product=product, bare=bare_rate)
+        f.value, f.baseline = product, bare_rate
+        f.note = f"{count} messages to a local aiosmtpd"
+
+    m.add(Figure("send_per_s", "messages sent (dispatcher)", "/s", baseline_label="bare aiosmtplib loop",
+                 higher_is_better=True), measure_send)
+
+    def measure_send_ratio(f: Figure) -> None:
+        if not rates:
+            raise RuntimeError("no sending measured")
+        f.value, f.baseline = rates["product"] / rates["bare"], 1.0
+
+    m.add(Figure("send_ratio", "dispatcher rate / bare rate", "×", baseline_label="(bare)", target=0.6,
+                 higher_is_better=True), measure_send_ratio)
+    roadmap.db.dispose()
 
 
 def imports(backend: Backend, m: Measurements, annuaire: Path) -> None:
