@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from holidays import country_holidays
-
 PARIS = ZoneInfo("Europe/Paris")
 
 ZONES = ("A", "B", "C")
@@ -130,6 +128,8 @@ class _Days:
         """Append the flags of first_year..last_year (nothing when empty) and record the names of their days off."""
         if first_year > last_year:
             return
+        from holidays import country_holidays  # read when a calendar first needs its days (not at start-up)
+
         years = range(first_year, last_year + 1)
         public = country_holidays("FR", years=years, language=_LANGUAGE,
                                   subdiv=_LOCAL_LAW_SUBDIVISION if self.local_law else None)

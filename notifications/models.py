@@ -35,13 +35,16 @@ class OutboxMessage(SQLModel, table=True):
     is about (subject, reason, recipient, occurrence): the same message can never be queued twice."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "due_at"),
+        Index("ix_outbox_message_group", "group_key", "status"),  # cancelling a group reads only that group
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     message_id: str = Field(max_length=255, unique=True)  # stable: derived from the key, the same on every retry
     kind: str = Field(max_length=32)  # reminder, escalation, event, digest, test…: chosen by the application
-    group_key: str = Field(default="", max_length=255, index=True)  # what cancels it (e.g. a subject's state)
+    group_key: str = Field(default="", max_length=255)  # what cancels it (e.g. a subject's state)
     recipient: str = Field(max_length=254, index=True)
     recipient_name: str = Field(default="", max_length=200)
     subject: str = Field(max_length=255)

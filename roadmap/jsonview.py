@@ -19,9 +19,15 @@ def iso_utc(moment: datetime) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = dataclasses.fields(value)
-        return {f.metadata.get("json", f.name): jsonable(getattr(value, f.name)) for f in fields if f.repr}
+    if value is None or isinstance(value, str | int | float | bool):  # the most common, tested first
+        return value
+    keys = _FIELDS.get(type(value))
+    if keys is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        keys = _FIELDS[type(value)] = tuple(
+            (f.name, f.metadata.get("json", f.name)) for f in dataclasses.fields(value) if f.repr
+        )
+    if keys is not None:
+        return {key: jsonable(getattr(value, name)) for name, key in keys}
     if isinstance(value, datetime):
         return iso_utc(value)
     if isinstance(value, date):
@@ -30,11 +36,12 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
     if isinstance(value, Iterable):
         return [jsonable(v) for v in value]
     raise TypeError(f"not renderable as JSON: {type(value).__name__}")
+
+
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}  # per dataclass: (attribute, JSON key), computed once
 
 
 def dumps(value: Any) -> str:

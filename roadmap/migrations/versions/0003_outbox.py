@@ -48,7 +48,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_message_due", ["status", "due_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_outbox_message_group_key"), ["group_key"], unique=False)
+        batch_op.create_index("ix_outbox_message_group", ["group_key", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_message_recipient"), ["recipient"], unique=False)
 
     op.create_table(
@@ -82,6 +82,6 @@ def downgrade() -> None:
     op.drop_table("mail_sink")
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_message_recipient"))
-        batch_op.drop_index(batch_op.f("ix_outbox_message_group_key"))
+        batch_op.drop_index("ix_outbox_message_group")
         batch_op.drop_index("ix_outbox_message_due")
     op.drop_table("outbox_message")
