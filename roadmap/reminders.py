@@ -5,8 +5,10 @@ in the outbox — event notifications inside the transaction of the move that ca
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from notifications.policies import EventRule, Policy, PolicyError, ReminderRule,
 from notifications.render import MailRenderer
 from roadmap.errors import RoadmapError
 from roadmap.french import french_datetime
-from roadmap.models import Academie, Circonscription, Departement, Person, School
+from roadmap.models import Academie, Circonscription, Departement, School
 from roadmap.roles import ROLE_LABELS, ROLES
 from roadmap.settings import Settings
 from workflows.definition import Definition
@@ -110,18 +112,19 @@ class Contacts:
 
     def __init__(self, people: Iterable[tuple[str, str, str, str, str]], mailboxes: Mapping[tuple[str, str], str],
                  preferences: Mapping[str, str]) -> None:
-        self.by_scope: dict[tuple[str, str], list[Recipient]] = {}
-        for email, name, role, scope, _source in sorted(people, key=lambda p: (p[4] != "manual", p[0])):
-            self.by_scope.setdefault((role, scope), []).append(Recipient(email, name, role))
+        # (role, scope) -> (registered by the annuaire?, address, name): raw and unsorted until asked for (the whole
+        # directory is read to compute every school's reminders).
+        self.by_scope: dict[tuple[str, str], list[tuple[bool, str, str]]] = {}
+        for email, name, role, scope, source in people:
+            self.by_scope.setdefault((role, scope), []).append((source != "manual", email, name))
         self.mailboxes = mailboxes
         self.preferences = preferences
+        self.resolved: dict[tuple[str, str], list[Recipient]] = {}  # a CPD's or DANE's list, built once
 
     @classmethod
     def everyone(cls, session: Session) -> Contacts:
         """The whole directory at once (computing the reminders of every school)."""
-        people = session.execute(
-            columns_of(col(Person.email), col(Person.name), col(Person.role), col(Person.scope), col(Person.source))
-        )
+        people = session.connection().execute(_EVERYONE)
         mailboxes = {("ien", uai): email for uai, email in session.execute(
             columns_of(col(Circonscription.uai), col(Circonscription.email)).where(col(Circonscription.email) != "")
         ) if email}
@@ -146,9 +149,15 @@ class Contacts:
         scope = place.scopes.get(role)
         if not scope:
             return []
-        found = self.by_scope.get((role, scope), [])
+        resolved = self.resolved.get((role, scope))
+        if resolved is not None:
+            return resolved
+        found = self.by_scope.get((role, scope))
         if found:
-            return [found[0]] if role == "director" else found  # one direction per school; every IEN/CPD/DANE
+            ordered = sorted(found) if len(found) > 1 else found  # named people before the annuaire's mailboxes
+            chosen = ordered[:1] if role == "director" else ordered  # one direction per school; every IEN/CPD/DANE
+            resolved = self.resolved[(role, scope)] = [Recipient(email, name, role) for _, email, name in chosen]
+            return resolved
         mailbox = self.mailboxes.get((role, scope)) or (place.email if role == "director" else "")
         return [Recipient(mailbox.lower(), "", role)] if mailbox else []
 
@@ -420,6 +429,7 @@ def _expected(definition: Definition, state_id: str) -> str:
 
 
 _PEOPLE = SQLModel.metadata.tables["person"]
+_EVERYONE = columns_of(_PEOPLE.c.email, _PEOPLE.c.name, _PEOPLE.c.role, _PEOPLE.c.scope, _PEOPLE.c.source)
 _COVERING = columns_of(_PEOPLE.c.email, _PEOPLE.c.name, _PEOPLE.c.role, _PEOPLE.c.scope, _PEOPLE.c.source).where(
     or_(*(and_(_PEOPLE.c.role == role, _PEOPLE.c.scope == bindparam(role)) for role in ("director", "ien", "cpd",
                                                                                           "dane")))
@@ -489,13 +499,26 @@ class Notifier:
         enqueue(session, drafts, domain=self.settings.mail_domain, now=record.at)
 
     def due(self, session: Session, at: datetime) -> list[DueReminder]:
-        return due_reminders(session, self.policies, self.definitions, at)
+        with gc_paused():  # tens of thousands of small objects, none of them cyclic garbage
+            return due_reminders(session, self.policies, self.definitions, at)
 
     def queue_due(self, session: Session, at: datetime) -> tuple[list[DueReminder], int]:
         """Queue the reminders due at `at` (a reminder already queued is not queued again)."""
         due = self.due(session, at)
         drafts = self.messages.reminder_drafts(session, due, at)
         return due, enqueue(session, drafts, domain=self.settings.mail_domain, now=at)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Build many objects without the cyclic collector running over them again and again (it collects after)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def describe(policy: Policy) -> list[str]:
