@@ -36,6 +36,7 @@ class WorkerRun:
 
     reminders_due: int
     reminders_queued: int
+    nobody: int  # due reminders with a role nobody covers for the school (listed by `roadmap reminders due`)
     dispatch: DispatchReport
 
 
@@ -58,7 +59,7 @@ class RoadmapDispatcher(Dispatcher):
             due, queued = self.roadmap.notifier.queue_due(session, moment)
         self.roadmap.notifier.messages.digest_time = moment
         report = super().run_once(moment)
-        self.last = WorkerRun(len(due), queued, report)
+        self.last = WorkerRun(len(due), queued, sum(1 for d in due if d.missing_roles), report)
         return report
 
 

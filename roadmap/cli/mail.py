@@ -13,6 +13,7 @@ from roadmap.cli.common import (
     ByOption,
     JsonOption,
     app,
+    err,
     instant,
     mail_app,
     out,
@@ -136,6 +137,11 @@ def worker(
         f"{french_datetime(moment)} — rappels dus : {run.reminders_due}, nouvellement mis en file : "
         f"{run.reminders_queued} ; {report.summary()} (envoi : {where})."
     )
+    if run.nobody:
+        err.print(
+            f"{run.nobody} rappel(s) dû(s) sans personne pour l'un des rôles à prévenir : "
+            "roadmap reminders due les détaille (« PERSONNE pour »)."
+        )
 
 
 @mail_app.command("test")

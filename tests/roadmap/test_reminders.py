@@ -201,3 +201,16 @@ def test_definition_show_tells_the_reminder_policy(cli_env: Settings, capsys: py
     shown = json.loads(ok(capsys, "definition", "show", "--format", "json", "--id", "grenoble"))
     assert {r["id"] for r in shown["reminders"]} >= {"minutes-awaiting-ien", "idle-in-step"}
     assert any(n["event"] == "advance" and n["immediate"] for n in shown["notifications"])
+
+
+def test_the_worker_counts_reminders_nobody_can_receive(settings: Settings, tmp_path: Path) -> None:
+    from notifications.delivery import SinkSender
+    from roadmap.mailer import RoadmapDispatcher
+
+    roadmap = small_roadmap(settings, tmp_path)
+    submit_council(roadmap, tmp_path)
+    roadmap.remove_person(CPD, by="admin.tests@ac-rennes.fr")
+    dispatcher = RoadmapDispatcher(roadmap, SinkSender(roadmap.db))
+    dispatcher.run_once(at("2026-12-14"))
+    assert dispatcher.last is not None and (dispatcher.last.reminders_due, dispatcher.last.nobody) == (1, 1)
+    assert dispatcher.last.reminders_queued == 1  # the IEN is still reminded
