@@ -32,6 +32,7 @@ from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
 from workflows import (
     Actor,
+    ChecklistItem,
     Definition,
     DefinitionError,
     GuardRegistry,
@@ -461,30 +462,41 @@ class Roadmap:
         clear: bool = False,
         expected_version: int | None = None,
     ) -> TransitionRecord:
-        """Set a checklist item; a file item takes an `upload` (name and content), never a path."""
-        uai = self.school_uai(uai)
-        actor = self.actor(by, attempted="check", uai=uai)
-        with self.session() as session:
-            instance = self.engine.get(session, uai)
-            found = self.engine.editable_item(instance, self.engine.values(session, instance), item_id)
-        item = found[1] if found else None
-        raw: Any = None if clear else value
-        if not clear and item is not None:
+        """Set a checklist item; a file item takes an `upload` (name and content), never a path. The person, the
+        item and the change are read and written in one transaction."""
+        uai = self.valid_uai(uai)
+        address = by.strip().lower()
+        stored: list[str] = []  # content stored for a file item: removed again if the change does not happen
+
+        def prepare(item: ChecklistItem) -> Any:
+            if clear:
+                return None
             if item.type == "file":
                 if upload is None:
                     raise InvalidValue(item_id, value or "", "un document à joindre est attendu.")
                 raw = self.files.store(upload)
-            elif value is None:
+                stored.append(raw["sha256"])
+                return raw
+            if value is None:
                 if item.type != "bool":
                     raise InvalidValue(item_id, "", "une valeur est attendue pour cet élément.")
-                raw = True
+                return True
+            return value
+
         try:
-            return self.engine.set_item(uai, item_id, raw, actor, expected_version=expected_version)
-        except Exception:
-            if isinstance(raw, dict) and "sha256" in raw:  # refused: the content stored above goes again
-                with self.session() as session:
-                    self.files.discard_unreferenced(session, raw["sha256"])
+            return self.engine.set_item(
+                uai, item_id, None, _person_source(address), expected_version=expected_version, prepare=prepare
+            )
+        except UnknownInstance:
+            raise NotFound("École", uai, hint=NO_SCHOOL) from None
+        except _UnknownPerson:
+            self.school_uai(uai)
+            self.actor(address, attempted="check", uai=uai)
             raise
+        finally:
+            if stored:  # refused or failed: the content stored above goes again (kept if the change was committed)
+                with self.session() as session:
+                    self.files.discard_unreferenced(session, stored[0])
 
     def item_type(self, uai: str, item_id: str) -> str | None:
         """The type of the checklist item `item_id` the school may change now (None if it may not)."""

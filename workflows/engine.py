@@ -496,6 +496,7 @@ class WorkflowEngine:
         actor: Actor | ActorSource,
         *,
         expected_version: int | None = None,
+        prepare: Callable[[ChecklistItem], Any] | None = None,
     ) -> TransitionRecord:
         """Set (or clear, with value None) a checklist item of the instance's current step, or an item still owed
         by a step already left. Changes of different items do not conflict with each other."""
@@ -503,11 +504,18 @@ class WorkflowEngine:
             subject,
             CHECK_EVENT,
             actor,
-            lambda session, who: self._set_item(session, subject, item_id, value, who, expected_version),
+            lambda session, who: self._set_item(session, subject, item_id, value, who, expected_version, prepare),
         )
 
     def _set_item(
-        self, session: Session, subject: str, item_id: str, raw: Any, actor: Actor, expected_version: int | None
+        self,
+        session: Session,
+        subject: str,
+        item_id: str,
+        raw: Any,
+        actor: Actor,
+        expected_version: int | None,
+        prepare: Callable[[ChecklistItem], Any] | None = None,
     ) -> TransitionRecord:
         instance = self.get(session, subject)
         self._check_version(instance, expected_version)
@@ -538,6 +546,8 @@ class WorkflowEngine:
             reasons += self.authorize(session, actor, instance, subject_object)
         if reasons:
             raise TransitionRefused(subject, f"{action} : {item.label}", state_label, reasons)
+        if prepare is not None:  # the caller turns its input into the raw value once it knows the item's type
+            raw = prepare(item)
         value = None if raw is None else item.coerce(raw, self.today())
         if value is not None and item.not_before:
             self._check_not_before(definition, item, value, values, raw)
