@@ -7,15 +7,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
 
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC; a datetime without a zone (as SQLite hands them back) was stored in UTC."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is None:
+        return moment.isoformat() + "Z"
+    if moment.utcoffset() != _ZERO:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
+_ZERO = timedelta(0)
 
 
 def jsonable(value: Any) -> Any:
@@ -50,8 +56,12 @@ def dumps(value: Any) -> str:
 
 def stream_array(items: Iterable[Any]) -> Iterable[str]:
     """A JSON array written item by item, so a national list never sits whole in memory."""
+    encode = _ENCODER.encode
     first = True
     for item in items:
-        yield ("[\n  " if first else ",\n  ") + json.dumps(jsonable(item), ensure_ascii=False)
+        yield ("[\n  " if first else ",\n  ") + encode(jsonable(item))
         first = False
     yield "[]\n" if first else "\n]\n"
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder for every item (json.dumps builds one per call)
