@@ -71,3 +71,28 @@ def test_worker_and_mail_test_commands(
     assert code == 1 and "secret" not in err and "Erreur" in err
     code, _, err = run_cli(capsys, "worker", "--at", moment.isoformat())
     assert code == 1
+
+
+def test_a_hostile_school_name_is_escaped_in_html_and_cannot_forge_headers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from roadmap.models import School
+
+    roadmap = small_roadmap(settings, tmp_path)
+    with roadmap.engine.transaction() as session:
+        school = session.get(School, SCHOOL)
+        assert school is not None
+        school.name = 'Les <b>Lucioles</b> "&"\r\nBcc: intrus@example.org'
+        session.add(school)
+    submit_council(roadmap, tmp_path)
+    with SmtpServer() as server:
+        RoadmapDispatcher(roadmap, SmtpSender(server.settings())).run_once(datetime(2026, 11, 23, 10, 5, tzinfo=UTC))
+        received = [r for r in server.handler.received if IEN in r.rcpt_tos]
+    assert len(received) == 1
+    message = received[0].message
+    assert "intrus@example.org" not in received[0].rcpt_tos and message["Bcc"] is None
+    assert "\n" not in str(message["Subject"])
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "&lt;b&gt;Lucioles&lt;/b&gt;" in content and "<b>Lucioles" not in content
