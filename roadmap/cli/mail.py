@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -48,6 +49,24 @@ def reminders_due(at: AtOption = None, as_json: JsonOption = False, as_person: A
         table.add_row(d.uai, d.school, label, french_datetime(d.since), str(d.working_days), who)
     out.print(table)
     out.print(f"{len(due)} rappel(s) dû(s) le {french_datetime(moment)}.")
+    if not due:
+        out.print(closed_window(moment))
+
+
+def closed_window(moment: datetime) -> str:
+    """Why nothing may be due at `moment`, when the mainland calendar already says it (the school holidays of
+    each zone come on top)."""
+    from notifications.calendar import calendar_for
+
+    calendar = calendar_for(None)
+    local = moment.astimezone(calendar.timezone)
+    if local.weekday() >= 5:
+        return "C'est le week-end : aucun rappel ne part."
+    if (name := calendar.holiday_name(local.date())) is not None:
+        return f"C'est un jour férié ({name}) : aucun rappel ne part."
+    if not calendar.in_window(moment):
+        return "C'est hors du créneau d'envoi (8 h 30–17 h 30, heure de Paris) : aucun rappel ne part."
+    return "Aucune école n'attend assez longtemps pour un rappel à cet instant (ou sa zone est en vacances)."
 
 
 @mail_app.command("list")

@@ -181,6 +181,9 @@ def test_reminder_and_mail_commands(cli_env: Settings, capsys: pytest.CaptureFix
         assert due == []
     assert run_json(capsys, "reminders", "due", "--at", calendar.window_opening(moment.date()).replace(
         hour=3).isoformat()) == []  # at night nothing is due
+    assert "C'est le week-end" in ok(capsys, "reminders", "due", "--at", "2026-12-05T10:00")
+    assert "jour férié (Noël)" in ok(capsys, "reminders", "due", "--at", "2026-12-25T10:00")
+    assert "hors du créneau d'envoi" in ok(capsys, "reminders", "due", "--at", "2026-12-07T20:00")
     code, _, err = run_cli(capsys, "reminders", "due", "--at", "demain")
     assert code == 1 and "ISO 8601" in err
     ok(capsys, "people", "reminders", ien, "immediate", "--by", ien)  # a person sets their own mode
