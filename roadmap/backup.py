@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import notifications.models
 import roadmap.models
 import workflows.models
 from roadmap.atomic import atomic_write
-from roadmap.db import prepare_folder
+from roadmap.db import parse_url, prepare_folder
 from roadmap.errors import InputFileError, RoadmapError
 from roadmap.files import MAX_FILE_BYTES, FileStore
 from roadmap.models import AuditEntry
@@ -275,3 +277,36 @@ def _verify_files(source: Path, archive: zipfile.ZipFile, data: dict[str, Any], 
             hint="restaurez une archive produite par « roadmap export » et non modifiée depuis.",
         )
     return staged
+
+
+def online_backup(database_url: str, target: Path) -> int:
+    """Copy a live SQLite database with SQLite's backup API (a consistent snapshot, even while others write),
+    check the copy with `integrity_check`, and write it atomically (owner-only). Returns its size in bytes."""
+    url = parse_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise RoadmapError(
+            "La sauvegarde en ligne copie la base SQLite intégrée ; cette base est sur un serveur "
+            f"({url.get_backend_name()}).\n  → sauvegardez-la avec les outils du serveur (pg_dump), ou exportez "
+            "tout le contenu de l'outil avec « roadmap export ARCHIVE.zip »."
+        )
+    source = Path(url.database).resolve()
+    if not source.is_file():
+        raise RoadmapError(f"La base « {source} » n'existe pas encore.\n  → créez-la d'abord (roadmap init).")
+    if Path(target).resolve() == source:
+        raise RoadmapError(f"{target} est la base elle-même.\n  → donnez un autre nom de fichier pour la copie.")
+    with atomic_write(Path(target)) as handle, tempfile.TemporaryDirectory(dir=Path(target).parent) as staging:
+        copy = Path(staging) / "copie.sqlite3"
+        origin = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        destination = sqlite3.connect(copy)
+        try:
+            origin.backup(destination)
+            destination.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            verdict = destination.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            destination.close()
+            origin.close()
+        if verdict != "ok":
+            raise RoadmapError(f"La copie de la base est incohérente ({verdict}) : rien n'a été écrit.")
+        with copy.open("rb") as copied:
+            shutil.copyfileobj(copied, handle, length=1 << 20)
+    return Path(target).stat().st_size

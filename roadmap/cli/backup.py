@@ -54,3 +54,15 @@ def restore_command(
     with progress_shown() as progress:
         counts = restore_all(roadmap.db, roadmap.files, archive, by=by, progress=progress)
     out.print(f"{archive} : {sum(counts.values())} lignes restaurées.")
+
+
+@app.command("backup")
+def backup_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Fichier de la copie (.sqlite3).")],
+) -> None:
+    """Copier la base SQLite en service, sans l'arrêter (copie cohérente, vérifiée, écrite d'un bloc)."""
+    from roadmap.backup import online_backup
+    from roadmap.settings import Settings
+
+    size = online_backup(Settings.from_env().database_url, output)
+    out.print(f"{output} : copie de la base ({size / 1_048_576:.1f} Mo), intégrité vérifiée.")
