@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,11 @@ def test_account_table_export_has_the_thirteen_columns(
     assert sheet is not None
     values = [[cell.value for cell in line] for line in sheet.iter_rows()]
     assert values[0] == list(COLUMNS) and values[1][0] == "0350122T"
+    # Every cell is text, as typed: leading zeros kept (phone, postcode), French dates never turned into numbers.
+    cells = dict(zip(values[0], [cell for cell in next(sheet.iter_rows(min_row=2, max_row=2))], strict=True))
+    assert all(cell.data_type == "s" for cell in cells.values() if cell.value is not None)  # empty: Lieu-dit
+    assert cells["Téléphone"].value == row["Téléphone"] and str(cells["Téléphone"].value).startswith("0")
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", str(cells["date CE"].value)) and cells["date CE"].value == row["date CE"]
     code, _, err = run_cli(capsys, "table", "export", tmp_path / "tableau.pdf")
     assert code == 1 and ".xlsx ou .csv" in err
 
