@@ -91,3 +91,35 @@ class ProcessLock(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(default="", max_length=254)
     acquired_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SignInRequest(SQLModel, table=True):
+    """A request for a sign-in link: kept for throttling (per address and per IP) even when the address is unknown
+    (then no token exists). Only the token's hash is stored: the database never holds a usable link."""
+
+    __tablename__ = "sign_in_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    email: str = Field(max_length=254, index=True)
+    ip: str = Field(default="", max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random id, the database its hash. Ended on sign-out, after an idle
+    period and at an absolute limit."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    email: str = Field(max_length=254, index=True)
+    method: str = Field(default="email-link", max_length=32)  # how the identity was proven (an SSO later)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))  # the absolute limit
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

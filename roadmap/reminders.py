@@ -25,6 +25,8 @@ from notifications.policies import EventRule, Policy, PolicyError, ReminderRule,
 from notifications.render import MailRenderer
 from roadmap.errors import RoadmapError
 from roadmap.french import french_datetime
+from roadmap.keys import secret_key
+from roadmap.links import ActionLinks, decisions_for
 from roadmap.models import Academie, Circonscription, Departement, School
 from roadmap.roles import ROLE_LABELS, ROLES
 from roadmap.settings import Settings
@@ -324,6 +326,18 @@ class Messages:
     def link(self, uai: str) -> str:
         return f"{self.settings.base_url}/ecoles/{uai}"
 
+    @functools.cached_property
+    def action_links(self) -> ActionLinks:
+        return ActionLinks(secret_key(self.settings.home), self.settings.base_url)
+
+    def actions(self, definition: Definition, uai: str, state: str, entered_at: datetime,
+                role: str) -> list[dict[str, str]]:
+        """The decisions the recipient may take from their email: links to a confirmation page (see links.py)."""
+        return [
+            {"label": definition.event_label(event), "url": self.action_links.url(uai, event, state, entered_at)}
+            for event in decisions_for(definition, state, role)
+        ]
+
     def reminder_drafts(self, session: Session, due: Sequence[DueReminder], at: datetime) -> list[Draft]:
         modes = _preferences(session)
         places = _places(session, {d.uai for d in due})
@@ -345,6 +359,7 @@ class Messages:
                     "escalated": recipient.role not in rule.remind,
                     "escalate_after": rule.escalate_after,
                     "link": self.link(place.uai),
+                    "actions": self.actions(definition, place.uai, reminder.state, reminder.since, recipient.role),
                     "recipient_name": recipient.name,
                     "role_label": ROLE_LABELS.get(recipient.role, recipient.role),
                     "mode": modes.get(recipient.address, DIGEST) if rule.digest else IMMEDIATE,
@@ -391,6 +406,7 @@ class Messages:
                         "note": record.note or "",
                         "expected": _expected(definition, record.target),
                         "link": self.link(place.uai),
+                        "actions": self.actions(definition, place.uai, record.target, record.at, recipient.role),
                         "recipient_name": recipient.name,
                         "role_label": ROLE_LABELS.get(recipient.role, recipient.role),
                         "mode": IMMEDIATE if rule.immediate else contacts.mode(recipient.address),

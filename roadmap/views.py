@@ -14,7 +14,7 @@ from sqlalchemy import select as columns_of
 from sqlmodel import Session, col, func, select
 
 from notifications.calendar import BusinessCalendar, calendar_for
-from notifications.models import OutboxMessage
+from notifications.models import OutboxMessage, SinkMessage
 from notifications.policies import EventRule, ReminderRule
 from roadmap.directory import ImportReport, short_circonscription_name
 from roadmap.errors import InvalidValue, NotFound
@@ -763,3 +763,43 @@ def mail_detail(roadmap: Roadmap, message_id: int) -> MailDetail:
         raise NotFound("Message", str(message_id), remedy="list_mail")
     return MailDetail(m.id or 0, m.message_id, m.kind, m.recipient, m.recipient_name, m.subject, m.status,
                       m.created_at, m.due_at, m.sent_at, m.attempts, m.last_error, m.text_body, m.html_body)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkLine:
+    id: int
+    received_at: datetime
+    recipients: list[str]
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class SinkDetail:
+    id: int
+    message_id: str
+    received_at: datetime
+    sender: str
+    recipients: list[str]
+    subject: str
+    text: str
+    html: str
+
+
+def sink_lines(roadmap: Roadmap, *, recipient: str | None = None, limit: int = 200) -> list[SinkLine]:
+    """What the local mail sink received, newest first (the embedded default, read in the app)."""
+    query = columns_of(col(SinkMessage.id), col(SinkMessage.received_at), col(SinkMessage.recipients),
+                       col(SinkMessage.subject)).order_by(col(SinkMessage.id).desc()).limit(limit)
+    with roadmap.session() as session:
+        rows = [SinkLine(i, at, list(to), subject) for i, at, to, subject in session.execute(query)]
+    if recipient:
+        rows = [r for r in rows if recipient.lower() in r.recipients]
+    return rows
+
+
+def sink_detail(roadmap: Roadmap, message_id: int) -> SinkDetail:
+    with roadmap.session() as session:
+        m = session.get(SinkMessage, message_id)
+    if m is None:
+        raise NotFound("Message reçu", str(message_id))
+    return SinkDetail(m.id or 0, m.message_id, m.received_at, m.sender, list(m.recipients), m.subject, m.text_body,
+                      m.html_body)

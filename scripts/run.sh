@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# THE product command (`make run`): bootstrap the virtualenv, then run the demo
-# (`roadmap demo` initialises an SQLite file database with demo data and starts
-# the product). Extra arguments are passed to `roadmap demo`.
+# THE product command (`make run`): bootstrap the virtualenv, install the demo
+# (`roadmap demo`: an SQLite file database with demo data), then serve the web
+# application with its mail dispatcher and local mail sink (`roadmap serve`).
+# Extra arguments are passed to `roadmap serve` (e.g. --port 8080).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,4 +12,5 @@ source scripts/venv.sh
 ensure_venv
 # The product keeps its data (SQLite file, stored files) in var/ unless told otherwise.
 export ROADMAP_HOME="${ROADMAP_HOME:-$PWD/var}"
-exec .venv/bin/roadmap demo "$@"
+.venv/bin/roadmap demo
+exec .venv/bin/roadmap serve "$@"

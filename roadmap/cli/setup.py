@@ -58,6 +58,12 @@ def demo() -> None:
     print_dashboard(roadmap, None, False)
     show_demo_mail(roadmap)
     out.print(
+        "\nDans le navigateur (roadmap serve, puis http://localhost:8000) : demandez un lien de connexion pour\n"
+        "  cpd.numerique35@ac-rennes.fr (CPD), ce.ien35.stgregoire@ac-rennes.fr (IEN),\n"
+        "  dane.premier-degre@ac-rennes.fr (DANE) ou claire.martin@ac-rennes.fr (directrice) ;\n"
+        "  le lien arrive dans la boîte locale (/boite-locale)."
+    )
+    out.print(
         "\nEssayez, après avoir chargé l'environnement :\n"
         f"  export ROADMAP_HOME={roadmap.settings.home} PATH={Path(sys.executable).parent}:$PATH\n"
         "  roadmap school show 0350122T\n"
