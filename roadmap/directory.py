@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -315,8 +315,10 @@ def remove_person(session: Session, email: str) -> Person:
     return person
 
 
-def list_people(session: Session, role: str | None = None) -> list[Person]:
+def list_people(session: Session, role: str | None = None, where: ColumnElement[bool] | None = None) -> list[Person]:
     query = select(Person).order_by(col(Person.role), col(Person.scope), col(Person.email))
+    if where is not None:
+        query = query.where(where)
     if role and role not in ROLES:
         raise InvalidValue("rôle", role, "rôle inconnu.", hint="rôles possibles : " + ", ".join(ROLES))
     if role:

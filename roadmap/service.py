@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Engine, bindparam, false, true
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, false, or_, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
@@ -67,6 +67,22 @@ def in_scope(viewer: Actor) -> ColumnElement[bool]:
     if viewer.role == "dane":
         return col(School.departement_code).in_(select(Departement.code).where(Departement.academie_code == scope))
     return false()
+
+
+def people_in_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL condition on Person: the people whose work lies within `viewer`'s schools (their directors, IENs, CPDs,
+    DANE), and the viewer themselves."""
+    if viewer.role == "admin":
+        return true()
+    schools = select(School).where(in_scope(viewer)).subquery()
+    return or_(
+        col(Person.email) == viewer.id,
+        and_(col(Person.role) == "director", col(Person.scope).in_(select(schools.c.uai))),
+        and_(col(Person.role) == "ien", col(Person.scope).in_(select(schools.c.circonscription_uai))),
+        and_(col(Person.role) == "cpd", col(Person.scope).in_(select(schools.c.departement_code))),
+        and_(col(Person.role) == "dane", col(Person.scope).in_(
+            select(Departement.academie_code).where(col(Departement.code).in_(select(schools.c.departement_code))))),
+    )
 
 
 NO_SCHOOL = "importez l'annuaire de son département, ou vérifiez l'UAI."
@@ -396,9 +412,9 @@ class Roadmap:
         with self.session() as session:
             return audit.entries(session, limit)
 
-    def people(self, role: str | None = None) -> list[Person]:
+    def people(self, role: str | None = None, viewer: Actor = OPERATOR) -> list[Person]:
         with self.session() as session:
-            return list_people(session, role)
+            return list_people(session, role, where=None if viewer is OPERATOR else people_in_scope(viewer))
 
     def actor(self, email: str, *, attempted: str, uai: str) -> Actor:
         """The person behind --by; an unknown address is refused and the attempt recorded."""

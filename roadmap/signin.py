@@ -27,6 +27,7 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=10)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often (not on every request)
 THROTTLE_WINDOW = timedelta(minutes=15)
+SIGN_IN_KIND = "sign_in"  # outbox kind of sign-in links: only an administrator sees them in the mail log
 PER_ADDRESS = 5  # sign-in links asked for one address per window
 PER_IP = 20  # requests from one IP per window, whatever the addresses
 
@@ -87,11 +88,11 @@ class SignIn:
             link = f"{self.link_base}/connexion/lien/{token}" + (f"?suite={next_path}" if next_path else "")
             lifetime = int(LINK_LIFETIME.total_seconds() // 60)
             rendered = self.roadmap.notifier.messages.renderer.render(
-                "sign_in", {"name": person.name, "link": link, "lifetime_minutes": lifetime}
+                SIGN_IN_KIND, {"name": person.name, "link": link, "lifetime_minutes": lifetime}
             )
             enqueue(session, [Draft(key=f"sign-in:{digest(token)}", recipient=email, recipient_name=person.name,
                                     subject=rendered.subject, text=rendered.text, html=rendered.html, due_at=now,
-                                    kind="sign_in")],  # no calendar: a sign-in link goes out at once, any day
+                                    kind=SIGN_IN_KIND)],  # no calendar: a sign-in link goes out at once, any day
                     domain=self.roadmap.settings.mail_domain, now=now)
         return SignInOutcome(sent=True, throttled=False)
 

@@ -20,9 +20,10 @@ from roadmap.directory import ImportReport, short_circonscription_name
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.french import french_datetime
 from roadmap.jsonview import iso_utc
-from roadmap.models import Academie, AuditEntry, Circonscription, Departement, School
+from roadmap.models import Academie, AuditEntry, Circonscription, Departement, Person, School
 from roadmap.reminders import ZONES
-from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope
+from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope, people_in_scope
+from roadmap.signin import SIGN_IN_KIND
 from roadmap.uai import normalize_uai
 from workflows import Actor
 from workflows.definition import Definition
@@ -511,8 +512,9 @@ class PersonLine:
     source: str
 
 
-def people_lines(roadmap: Roadmap, role: str | None = None) -> list[PersonLine]:
-    return [PersonLine(p.email, p.name, p.role, p.scope, p.source) for p in roadmap.people(role)]
+def people_lines(roadmap: Roadmap, role: str | None = None, viewer: Actor = OPERATOR) -> list[PersonLine]:
+    """The directory, or the part of it within `viewer`'s schools."""
+    return [PersonLine(p.email, p.name, p.role, p.scope, p.source) for p in roadmap.people(role, viewer)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -741,9 +743,14 @@ class MailDetail:
     html: str
 
 
-def mail_lines(roadmap: Roadmap, *, status: str | None = None, limit: int | None = None) -> list[MailLine]:
-    """The outbox, newest first: every message with where it stands (pending, sent, failed with its reason…)."""
+def mail_lines(roadmap: Roadmap, *, status: str | None = None, limit: int | None = None,
+               viewer: Actor = OPERATOR) -> list[MailLine]:
+    """The outbox, newest first: every message with where it stands (pending, sent, failed with its reason…).
+    Anyone but an administrator sees only the mail of the people within their schools, and no sign-in link."""
     query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc())
+    if viewer.role != "admin":
+        query = query.where(col(OutboxMessage.recipient).in_(select(Person.email).where(people_in_scope(viewer))),
+                            col(OutboxMessage.kind) != SIGN_IN_KIND)
     if status:
         query = query.where(col(OutboxMessage.status) == status)
     if limit:
@@ -756,9 +763,12 @@ def mail_lines(roadmap: Roadmap, *, status: str | None = None, limit: int | None
         ]
 
 
-def mail_detail(roadmap: Roadmap, message_id: int) -> MailDetail:
+def mail_detail(roadmap: Roadmap, message_id: int, viewer: Actor = OPERATOR) -> MailDetail:
     with roadmap.session() as session:
         m = session.get(OutboxMessage, message_id)
+        if m is not None and viewer.role != "admin" and (m.kind == SIGN_IN_KIND or session.exec(
+                select(Person.email).where(Person.email == m.recipient, people_in_scope(viewer))).first() is None):
+            m = None  # out of sight: not found, like an unknown message
     if m is None:
         raise NotFound("Message", str(message_id), remedy="list_mail")
     return MailDetail(m.id or 0, m.message_id, m.kind, m.recipient, m.recipient_name, m.subject, m.status,

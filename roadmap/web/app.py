@@ -140,7 +140,7 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 # ------------------------------------------------------------------------------------------------ the application
 
 
-def create_app(roadmap: Roadmap, *, base_url: str | None = None, sink: bool = True,
+def create_app(roadmap: Roadmap, *, base_url: str | None = None, sink: bool = False,
                wake: Callable[[], None] | None = None) -> FastAPI:
     """The application over `roadmap`. `base_url` is the public address of the emailed links (default: the
     settings' ROADMAP_BASE_URL); `sink` shows the local mail sink in the app (only when mail goes there)."""

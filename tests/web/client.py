@@ -48,8 +48,8 @@ def demo_roadmap(settings: Settings, clock: Clock | None = None) -> Roadmap:
     return roadmap
 
 
-def client_for(roadmap: Roadmap, *, base_url: str = BASE, raise_errors: bool = True) -> TestClient:
-    return TestClient(create_app(roadmap, base_url=base_url), base_url=base_url,
+def client_for(roadmap: Roadmap, *, base_url: str = BASE, raise_errors: bool = True, sink: bool = False) -> TestClient:
+    return TestClient(create_app(roadmap, base_url=base_url, sink=sink), base_url=base_url,
                       raise_server_exceptions=raise_errors, follow_redirects=False)
 
 
