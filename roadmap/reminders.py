@@ -24,7 +24,7 @@ from notifications.outbox import Draft, cancel, enqueue
 from notifications.policies import EventRule, Policy, PolicyError, ReminderRule, Vocabulary, load_policy
 from notifications.render import MailRenderer
 from roadmap.errors import RoadmapError
-from roadmap.french import french_datetime
+from roadmap.french import french_datetime, lower_first
 from roadmap.keys import secret_key
 from roadmap.links import ActionLinks, decisions_for
 from roadmap.models import Academie, Circonscription, Departement, School
@@ -436,7 +436,7 @@ def _expected(definition: Definition, state_id: str) -> str:
     if state is None:
         return ""
     if state.waiting_for:
-        return f"une décision de : {definition.role_label(state.waiting_for)} ({state.label.lower()})"
+        return f"une décision de : {definition.role_label(state.waiting_for)} ({lower_first(state.label)})"
     step = definition.step_of(state_id)
     if step is None:
         return ""
