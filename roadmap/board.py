@@ -7,6 +7,7 @@ of the school's calendar); "next reminder" is the working day the next one falls
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -137,6 +138,10 @@ def _next_due_day(rule: ReminderRule, days: int) -> int | None:
     return due
 
 
+def communes(text: str) -> list[str]:
+    return [name.strip() for name in re.split(r"[,;]", text) if name.strip()]
+
+
 def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR, *,
                page_size: int | None = PAGE_SIZE) -> Board:
     """The board for `viewer`: one query over the schools of their scope (narrowed by the filters), lateness in
@@ -146,8 +151,8 @@ def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR
     step_order = {s.id: i for i, s in enumerate(national.steps)}
     conditions = school_filters(roadmap, viewer, step=filters.step, circonscription=filters.circonscription,
                                 departement=filters.departement)
-    if filters.commune:
-        conditions.append(col(School.commune) == filters.commune)
+    if filters.commune:  # one commune, or several (an intercommunal project): "Bruz, Laillé; Orgères"
+        conditions.append(col(School.commune).in_(communes(filters.commune)))
     ent_item = AccountItems.of(national).ent  # where a school records the ENT it chose (named by the definition)
     ent_value = ChecklistValue.__table__.alias("ent_value")  # type: ignore[attr-defined]
     query = (

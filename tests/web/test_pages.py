@@ -10,7 +10,7 @@ import re
 from html import unescape
 
 from openpyxl import load_workbook
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from roadmap.keys import secret_key
 from roadmap.links import ActionLinks
@@ -279,3 +279,16 @@ def test_the_local_mail_sink_is_readable_only_when_the_app_runs_with_it(settings
     without = client_for(roadmap)
     assert without.get("/boite-locale").status_code == 404
     assert without.get(f"/boite-locale/{delivered.id}").status_code == 404
+
+
+def test_an_intercommunal_project_selects_the_schools_of_several_communes(settings: Settings) -> None:
+    roadmap = demo_roadmap(settings)
+    cpd = signed_in_client(roadmap, CPD)
+    one = re.findall(r'name="ecole" value="(\w+)"', cpd.get("/groupe?commune=Redon").text)
+    two = re.findall(r'name="ecole" value="(\w+)"', cpd.get("/groupe?commune=Redon,%20Cardroc").text)
+    assert REDON_SCHOOL in one and CARDROC not in one
+    assert set(one) < set(two) and CARDROC in two
+    with roadmap.session() as session:
+        expected = session.exec(select(func.count()).select_from(School)
+                                .where(col(School.commune).in_(["Redon", "Cardroc"]))).one()
+    assert len(two) == expected
