@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
 from roadmap.settings import Settings
 from tests.web.client import ADMIN, BAULON, CARDROC, CPD, DIRECTOR, IEN_STGREGOIRE, REDON_SCHOOL
@@ -90,18 +90,13 @@ def tab(context: BrowserContext) -> Iterator[Watched]:
     assert not watched.problems, "\n".join(watched.problems)
 
 
-def heading(page: Page) -> str:
-    return page.get_by_role("heading", level=1).inner_text()
-
-
 # ------------------------------------------------------------------------------------------------ a. sign-in
 
 
-def test_a_person_signs_in_through_the_link_read_in_the_local_sink(tab: Watched, backend: str) -> None:
+def test_a_person_signs_in_through_the_link_read_in_the_local_sink(tab: Watched) -> None:
     page = tab.page
     page.goto("/tableau-de-bord")
     expect(page).to_have_url(re.compile(r"/connexion\?suite=%2Ftableau-de-bord$"))
-    screenshot(page, "connexion", backend)
     sign_in_by_email(page, CPD)
     expect(page).to_have_url(re.compile(r"/tableau-de-bord$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")
@@ -157,8 +152,8 @@ def test_a_director_fills_the_checklist_uploads_the_minutes_and_moves_on(
     advance = page.get_by_role("button", name="Valider l'étape")
     expect(advance).to_have_attribute("aria-describedby", "bloque-advance")  # blocked: the checklist is empty
 
-    def item(item_id: str) -> Page:
-        return page.locator(f"#element-{item_id}")  # type: ignore[return-value]
+    def item(item_id: str) -> Locator:
+        return page.locator(f"#element-{item_id}")
 
     item("council_date").get_by_label("Date").fill("16/11/2026")
     item("council_date").get_by_role("button", name="Enregistrer").click()
@@ -195,7 +190,6 @@ def test_the_cpd_filters_and_sorts_the_dashboard_with_its_chart(
     rows = page.locator("table.board tbody tr")
     total = rows.count()
     assert total >= 5
-    screenshot(page, "tableau-de-bord", backend)
 
     page.get_by_label("En retard seulement").check()
     page.get_by_role("button", name="Filtrer").click()
@@ -204,6 +198,7 @@ def test_the_cpd_filters_and_sorts_the_dashboard_with_its_chart(
     late = rows.count()
     assert 0 < late < total
     expect(rows.locator(".badge-late")).to_have_count(late)
+    screenshot(page, "tableau-de-bord-en-retard", backend)
 
     page.get_by_label("En retard seulement").uncheck()
     circonscription = page.get_by_label("Circonscription")
@@ -245,12 +240,13 @@ def check_page(tab: Watched, path: str, focus_ids: list[str]) -> None:
 
 def test_main_pages_are_french_labelled_keyboard_usable_and_error_free(
         browser: Browser, live: LiveApp, backend: str) -> None:
-    pages = {  # who looks, what, which controls Tab must reach, screenshot name
+    pages: dict[str | None, list[tuple[str, list[str], str]]] = {  # who, what, controls Tab reaches, screenshot
         None: [("/connexion", ["email"], "connexion"), ("/boite-locale", ["s-dest"], "boite-locale")],
         CPD: [("/tableau-de-bord", ["f-circo", "f-etape", "f-retard"], "tableau-de-bord"),
               (f"/ecoles/{CARDROC}", [], "ecole"),
               ("/courriels", ["m-statut"], "courriels"),
-              ("/groupe", [], "saisie-groupee")],
+              ("/groupe", ["g-circo", "g-etape"], "saisie-groupee"),
+              ("/annuaire", [], "annuaire")],
         IEN_STGREGOIRE: [("/a-faire", [], "a-faire")],
         DIRECTOR: [(f"/ecoles/{BAULON}", [], "ecole-directrice-transmission")],
     }
@@ -290,7 +286,7 @@ def test_on_a_phone_the_dashboard_and_school_page_do_not_scroll_sideways(
             tab.page.goto(path)
             expect(tab.page.get_by_role("heading", level=1)).to_be_visible()
             assert horizontal_overflow(tab.page, PHONE["width"]) == {}, f"{path} scrolls sideways on a phone"
-            screenshot(tab.page, name, backend)
+            screenshot(tab.page, name, backend, full_page=False)  # what the phone shows first
             assert not tab.problems, "\n".join(tab.problems)
         finally:
             context.close()
