@@ -199,6 +199,20 @@ def same_named_controls(page: Page) -> list[str]:
     return found
 
 
+SMALLEST_SVG_TEXT = """(selector) => Math.min(...Array.from(document.querySelectorAll(selector + ' text')).map(t => {
+  const svg = t.ownerSVGElement;
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return parseFloat(getComputedStyle(t).fontSize) * scale;
+}))"""
+
+
+def smallest_svg_text(page: Page, selector: str) -> float:
+    """The smallest text of the drawing(s) `selector` as rendered on screen, in CSS pixels (a drawing shrunk to a
+    phone's width makes its text unreadable)."""
+    size: float = page.evaluate(SMALLEST_SVG_TEXT, selector)
+    return size
+
+
 def unlabelled_controls(page: Page) -> list[str]:
     found: list[str] = page.evaluate(UNLABELLED_CONTROLS)
     return found

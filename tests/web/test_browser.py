@@ -34,11 +34,13 @@ from tests.web.live import (
     screenshot,
     serve_demo,
     sign_in_by_email,
+    smallest_svg_text,
     tab_to,
     unlabelled_controls,
 )
 
 NEW_DIRECTOR = "gwenaelle.le-bihan@ac-rennes.fr"  # registered by the test for 0350423V (school council to hold)
+READABLE_PX = 9  # the smallest text a phone's chart may show, in CSS pixels
 MINUTES_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -286,6 +288,8 @@ def test_on_a_phone_the_dashboard_and_school_page_do_not_scroll_sideways(
             tab.page.goto(path)
             expect(tab.page.get_by_role("heading", level=1)).to_be_visible()
             assert horizontal_overflow(tab.page, PHONE["width"]) == {}, f"{path} scrolls sideways on a phone"
+            if tab.page.locator("svg.chart").count():
+                assert smallest_svg_text(tab.page, "svg.chart") >= READABLE_PX, f"{path}: the chart is unreadable"
             screenshot(tab.page, name, backend, full_page=False)  # what the phone shows first
             assert not tab.problems, "\n".join(tab.problems)
         finally:
