@@ -99,7 +99,7 @@ class Watched:
         self.page.on("pageerror", self._page_error)
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning"):
+        if message.type == "error":  # CSP violations are reported as errors
             self.problems.append(f"{message.type} on {self.page.url}: {message.text}")
 
     def _page_error(self, error: Error) -> None:

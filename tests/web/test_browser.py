@@ -46,6 +46,9 @@ MINUTES_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium "
+                    "(scripts/chromium.sh), or `apt-get install chromium chromium-driver`.")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
