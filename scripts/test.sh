@@ -14,9 +14,12 @@ source scripts/venv.sh
 source scripts/postgres.sh
 # shellcheck source=scripts/wheel_check.sh
 source scripts/wheel_check.sh
+# shellcheck source=scripts/chromium.sh
+source scripts/chromium.sh
 
 ensure_venv
 pg_ensure_installed
+chromium_ensure_installed
 pg_start_throwaway
 
 # Run every stage even if an earlier one fails, so one CI run reports all

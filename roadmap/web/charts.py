@@ -46,13 +46,14 @@ def _short(label: str, limit: int = 38) -> str:
 def track(steps: Sequence[TrackStep]) -> Markup:
     """The eight steps as a track of numbered dots; done ones filled, the current one ringed."""
     gap = 112
-    width = gap * len(steps) + 20
+    margin = 56  # half a label's width: the first and last labels, centred on their dot, stay inside the drawing
+    width = gap * (len(steps) - 1) + 2 * margin
     current = next((s for s in steps if s.status == "current"), None)
     title = f"Étape en cours : {current.number}. {current.label}" if current else "Toutes les étapes sont passées"
     parts = [f'<svg class="track" viewBox="0 0 {width} 86" role="img" aria-labelledby="track-title" '
              f'xmlns="http://www.w3.org/2000/svg"><title id="track-title">{escape(title)}</title>']
     for i, step in enumerate(steps):
-        x = 40 + i * gap
+        x = margin + i * gap
         if i:
             parts.append(f'<line x1="{x - gap + 16}" y1="28" x2="{x - 16}" y2="28" class="track-line '
                          f'track-{"done" if step.status != "todo" else "todo"}"/>')

@@ -1,0 +1,299 @@
+"""The web application in a real browser (Chromium of the distribution, Playwright): signing in through the
+emailed link, an IEN deciding from an email, a director completing a step, the CPD's dashboard, accessibility
+basics (no console error or CSP violation, French, labels, keyboard focus) and the phone-size layout.
+
+The application runs as `roadmap serve` runs it (local mail sink, dispatcher in the same process) on a fresh demo
+database per test; screenshots of the main pages land in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
+
+from roadmap.settings import Settings
+from tests.web.client import ADMIN, BAULON, CARDROC, CPD, DIRECTOR, IEN_STGREGOIRE, REDON_SCHOOL
+from tests.web.live import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    LiveApp,
+    Watched,
+    address_of,
+    assert_visibly_focused,
+    clipped_svg_text,
+    horizontal_overflow,
+    local_listener,
+    numbers,
+    open_mail,
+    open_session,
+    same_named_controls,
+    screenshot,
+    serve_demo,
+    sign_in_by_email,
+    smallest_svg_text,
+    tab_to,
+    unlabelled_controls,
+)
+
+NEW_DIRECTOR = "gwenaelle.le-bihan@ac-rennes.fr"  # registered by the test for 0350423V (school council to hold)
+READABLE_PX = 9  # the smallest text a phone's chart may show, in CSS pixels
+MINUTES_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium "
+                    "(scripts/chromium.sh), or `apt-get install chromium chromium-driver`.")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApp]:
+    for name in list(os.environ):
+        if name.startswith("ROADMAP_SMTP_"):
+            monkeypatch.delenv(name)  # the demo's mail goes to the local sink
+    listener = local_listener()
+    monkeypatch.setenv("ROADMAP_BASE_URL", address_of(listener))  # and its links lead to this server
+    with serve_demo(settings, listener) as app:
+        yield app
+
+
+@pytest.fixture
+def backend(settings: Settings) -> str:
+    return settings.database_url.split(":", 1)[0].split("+", 1)[0]
+
+
+def new_context(browser: Browser, live: LiveApp, **options: object) -> BrowserContext:
+    context = browser.new_context(base_url=live.base_url, locale="fr-FR", timezone_id="Europe/Paris",
+                                  **options)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def context(browser: Browser, live: LiveApp) -> Iterator[BrowserContext]:
+    context = new_context(browser, live)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def tab(context: BrowserContext) -> Iterator[Watched]:
+    """A page whose console errors and uncaught exceptions fail the test."""
+    watched = Watched(context.new_page())
+    yield watched
+    assert not watched.problems, "\n".join(watched.problems)
+
+
+# ------------------------------------------------------------------------------------------------ a. sign-in
+
+
+def test_a_person_signs_in_through_the_link_read_in_the_local_sink(tab: Watched) -> None:
+    page = tab.page
+    page.goto("/tableau-de-bord")
+    expect(page).to_have_url(re.compile(r"/connexion\?suite=%2Ftableau-de-bord$"))
+    sign_in_by_email(page, CPD)
+    expect(page).to_have_url(re.compile(r"/tableau-de-bord$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tableau de bord")
+    expect(page.locator("form.signout")).to_contain_text("Paul Le Gall")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page).to_have_url(re.compile(r"/connexion\?sortie=1$"))
+    page.goto("/tableau-de-bord")
+    expect(page).to_have_url(re.compile(r"/connexion\?suite="))  # the session ended on the server too
+
+
+# ------------------------------------------------------------------------------------------------ b. emailed action
+
+
+def test_an_ien_approves_the_minutes_from_the_emailed_link(tab: Watched, backend: str) -> None:
+    page = tab.page
+    open_mail(page, IEN_STGREGOIRE, "Compte rendu soumis")
+    text = page.locator("pre.mail").inner_text()
+    approve_url = re.search(r"Approuver : (\S+/action/\S+)", text)
+    assert approve_url, text
+    link = page.locator(f'pre.mail a[href="{approve_url.group(1)}"]')
+    expect(link).to_have_count(1)
+    link.click()
+
+    expect(page).to_have_url(re.compile(r"/connexion\?suite=%2Faction%2F"))  # signing in first
+    sign_in_by_email(page, IEN_STGREGOIRE)
+    expect(page).to_have_url(approve_url.group(1))  # back to the emailed action
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Approuver")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Cardroc")
+    screenshot(page, "action", backend)
+    page.get_by_role("button", name="Confirmer : approuver").click()
+
+    expect(page).to_have_url(re.compile(rf"/ecoles/{CARDROC}\?fait=approve$"))
+    expect(page.get_by_role("status")).to_contain_text("C'est enregistré")
+    expect(page.locator("p.state")).to_contain_text("Étape 4 sur")
+    expect(page.locator("p.state")).to_contain_text("Transmission")
+
+    page.goto(approve_url.group(1))  # the same link, once more
+    expect(page.get_by_role("status")).to_contain_text("C'est déjà fait")
+    expect(page.get_by_role("button", name=re.compile("^Confirmer"))).to_have_count(0)
+
+
+# ------------------------------------------------------------------------------------------------ c. a director
+
+
+def test_a_director_fills_the_checklist_uploads_the_minutes_and_moves_on(
+        context: BrowserContext, tab: Watched, live: LiveApp, backend: str) -> None:
+    live.roadmap.add_person(NEW_DIRECTOR, "director", REDON_SCHOOL, "Gwenaëlle Le Bihan", by=ADMIN)
+    open_session(context, live, NEW_DIRECTOR)
+    page = tab.page
+    page.goto("/")
+    expect(page).to_have_url(re.compile(rf"/ecoles/{REDON_SCHOOL}$"))
+    expect(page.locator("p.state")).to_contain_text("Conseil d'école")
+    advance = page.get_by_role("button", name="Valider l'étape")
+    expect(advance).to_have_attribute("aria-describedby", "bloque-advance")  # blocked: the checklist is empty
+
+    def item(item_id: str) -> Locator:
+        return page.locator(f"#element-{item_id}")
+
+    item("council_date").get_by_label("Date").fill("16/11/2026")
+    item("council_date").get_by_role("button", name="Enregistrer").click()
+    expect(item("council_date")).to_contain_text("16/11/2026")
+    for item_id in ("reasons_presented", "onde_transfer_announced", "no_consent_explained", "rights_explained"):
+        item(item_id).get_by_role("button", name="Cocher : fait").click()
+        expect(item(item_id).get_by_role("button", name="Décocher")).to_be_visible()
+    item("minutes").get_by_label("Document").set_input_files(
+        {"name": "compte-rendu-conseil.pdf", "mimeType": "application/pdf", "buffer": MINUTES_PDF})
+    item("minutes").get_by_role("button", name="Joindre").click()
+    expect(item("minutes").get_by_role("link", name="compte-rendu-conseil.pdf")).to_be_visible()
+    expect(page.locator("#element-minutes.done")).to_have_count(1)
+
+    expect(advance).not_to_have_attribute("aria-describedby", "bloque-advance")
+    advance.click()
+    expect(page).to_have_url(re.compile(rf"/ecoles/{REDON_SCHOOL}\?fait=advance$"))
+    expect(page.get_by_role("status")).to_contain_text("C'est enregistré")
+    expect(page.locator("p.state")).to_contain_text("Compte rendu en attente d'approbation par l'IEN")
+    expect(page.locator("ol.history li").first).to_contain_text(NEW_DIRECTOR)
+    screenshot(page, "ecole-directrice", backend)
+
+
+# ------------------------------------------------------------------------------------------------ d. dashboard
+
+
+def test_the_cpd_filters_and_sorts_the_dashboard_with_its_chart(
+        context: BrowserContext, tab: Watched, live: LiveApp, backend: str) -> None:
+    open_session(context, live, CPD)
+    page = tab.page
+    page.goto("/tableau-de-bord")
+    chart = page.locator("svg.chart")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect.chart-bar").count() >= 5
+    rows = page.locator("table.board tbody tr")
+    total = rows.count()
+    assert total >= 5
+
+    page.get_by_label("En retard seulement").check()
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page).to_have_url(re.compile(r"retard=1"))
+    expect(page.locator("p.lead")).to_contain_text("(filtrées)")
+    late = rows.count()
+    assert 0 < late < total
+    expect(rows.locator(".badge-late")).to_have_count(late)
+    screenshot(page, "tableau-de-bord-en-retard", backend)
+
+    page.get_by_label("En retard seulement").uncheck()
+    circonscription = page.get_by_label("Circonscription")
+    chosen = circonscription.locator("option").filter(has_text="Saint Gr").first.inner_text()
+    circonscription.select_option(label=chosen)
+    page.get_by_role("button", name="Filtrer").click()
+    expect(page).to_have_url(re.compile(r"circonscription="))
+    names = page.locator("table.board tbody tr td:nth-child(3)").all_inner_texts()
+    assert names and all(n == names[0] for n in names) and len(names) < total
+    expect(rows.filter(has_text=CARDROC)).to_have_count(1)
+
+    page.get_by_role("link", name="Effacer").click()
+    days_header = page.get_by_role("columnheader", name="Jours ouvrés")
+    expect(days_header).to_have_attribute("aria-sort", "descending")  # the default: the longest wait first
+    days = numbers(page.locator("table.board tbody td.num").all_inner_texts())
+    assert days == sorted(days, reverse=True)
+    days_header.get_by_role("link").click()
+    expect(days_header).to_have_attribute("aria-sort", "ascending")
+    ascending = numbers(page.locator("table.board tbody td.num").all_inner_texts())
+    assert ascending == sorted(ascending) and ascending != days
+
+
+# ------------------------------------------------------------------------------------------------ e. accessibility
+
+
+def check_page(tab: Watched, path: str, focus_ids: list[str]) -> None:
+    """On `path`: French, every control labelled, Tab reaches each of `focus_ids` and shows where it is."""
+    page = tab.page
+    response = page.goto(path)
+    assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+    assert page.get_attribute("html", "lang") == "fr"
+    assert unlabelled_controls(page) == [], f"{path}: controls without a label"
+    assert clipped_svg_text(page) == [], f"{path}: text cut off at the edge of a drawing"
+    assert same_named_controls(page) == [], f"{path}: controls a screen reader cannot tell apart"
+    for element_id in focus_ids:
+        assert_visibly_focused(tab_to(page, element_id))
+    assert not tab.problems, "\n".join(tab.problems)
+
+
+def test_main_pages_are_french_labelled_keyboard_usable_and_error_free(
+        browser: Browser, live: LiveApp, backend: str) -> None:
+    pages: dict[str | None, list[tuple[str, list[str], str]]] = {  # who, what, controls Tab reaches, screenshot
+        None: [("/connexion", ["email"], "connexion"), ("/boite-locale", ["s-dest"], "boite-locale")],
+        CPD: [("/tableau-de-bord", ["f-circo", "f-etape", "f-retard"], "tableau-de-bord"),
+              (f"/ecoles/{CARDROC}", [], "ecole"),
+              ("/courriels", ["m-statut"], "courriels"),
+              ("/groupe", ["g-circo", "g-etape"], "saisie-groupee"),
+              ("/annuaire", [], "annuaire")],
+        IEN_STGREGOIRE: [("/a-faire", [], "a-faire")],
+        DIRECTOR: [(f"/ecoles/{BAULON}", [], "ecole-directrice-transmission")],
+    }
+    for person, visits in pages.items():
+        context = new_context(browser, live)
+        try:
+            if person:
+                open_session(context, live, person)
+            tab = Watched(context.new_page())
+            for path, focus_ids, name in visits:
+                check_page(tab, path, focus_ids)
+                screenshot(tab.page, name, backend)
+        finally:
+            context.close()
+
+
+def test_the_school_page_form_controls_are_reachable_by_keyboard(
+        context: BrowserContext, tab: Watched, live: LiveApp) -> None:
+    live.roadmap.add_person(NEW_DIRECTOR, "director", REDON_SCHOOL, "Gwenaëlle Le Bihan", by=ADMIN)
+    open_session(context, live, NEW_DIRECTOR)
+    check_page(tab, f"/ecoles/{REDON_SCHOOL}", ["v-council_date", "v-minutes"])
+
+
+# ------------------------------------------------------------------------------------------------ f. phone
+
+
+def test_on_a_phone_the_dashboard_and_school_page_do_not_scroll_sideways(
+        browser: Browser, live: LiveApp, backend: str) -> None:
+    for person, path, name in ((CPD, "/tableau-de-bord", "telephone-tableau-de-bord"),
+                               (CPD, f"/ecoles/{CARDROC}", "telephone-ecole"),
+                               (DIRECTOR, f"/ecoles/{BAULON}", "telephone-ecole-directrice"),
+                               (IEN_STGREGOIRE, "/a-faire", "telephone-a-faire")):
+        context = new_context(browser, live, viewport=PHONE, is_mobile=True, has_touch=True)
+        try:
+            open_session(context, live, person)
+            tab = Watched(context.new_page())
+            tab.page.goto(path)
+            expect(tab.page.get_by_role("heading", level=1)).to_be_visible()
+            assert horizontal_overflow(tab.page, PHONE["width"]) == {}, f"{path} scrolls sideways on a phone"
+            if tab.page.locator("svg.chart").count():
+                assert smallest_svg_text(tab.page, "svg.chart") >= READABLE_PX, f"{path}: the chart is unreadable"
+            screenshot(tab.page, name, backend, full_page=False)  # what the phone shows first
+            assert not tab.problems, "\n".join(tab.problems)
+        finally:
+            context.close()
