@@ -280,20 +280,20 @@ def test_the_school_page_form_controls_are_reachable_by_keyboard(
 
 def test_on_a_phone_the_dashboard_and_school_page_do_not_scroll_sideways(
         browser: Browser, live: LiveApp, backend: str) -> None:
-    for person, path, name in ((CPD, "/tableau-de-bord", "telephone-tableau-de-bord"),
-                               (CPD, f"/ecoles/{CARDROC}", "telephone-ecole"),
-                               (DIRECTOR, f"/ecoles/{BAULON}", "telephone-ecole-directrice"),
-                               (IEN_STGREGOIRE, "/a-faire", "telephone-a-faire")):
+    for person, visits in ((CPD, [("/tableau-de-bord", "telephone-tableau-de-bord"),
+                                  (f"/ecoles/{CARDROC}", "telephone-ecole")]),
+                           (DIRECTOR, [(f"/ecoles/{BAULON}", "telephone-ecole-directrice")])):
         context = new_context(browser, live, viewport=PHONE, is_mobile=True, has_touch=True)
         try:
             open_session(context, live, person)
             tab = Watched(context.new_page())
-            tab.page.goto(path)
-            expect(tab.page.get_by_role("heading", level=1)).to_be_visible()
-            assert horizontal_overflow(tab.page, PHONE["width"]) == {}, f"{path} scrolls sideways on a phone"
-            if tab.page.locator("svg.chart").count():
-                assert smallest_svg_text(tab.page, "svg.chart") >= READABLE_PX, f"{path}: the chart is unreadable"
-            screenshot(tab.page, name, backend, full_page=False)  # what the phone shows first
+            for path, name in visits:
+                tab.page.goto(path)
+                expect(tab.page.get_by_role("heading", level=1)).to_be_visible()
+                assert horizontal_overflow(tab.page, PHONE["width"]) == {}, f"{path} scrolls sideways on a phone"
+                if tab.page.locator("svg.chart").count():
+                    assert smallest_svg_text(tab.page, "svg.chart") >= READABLE_PX, f"{path}: unreadable chart"
+                screenshot(tab.page, name, backend, full_page=False)  # what the phone shows first
             assert not tab.problems, "\n".join(tab.problems)
         finally:
             context.close()
