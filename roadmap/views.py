@@ -284,8 +284,12 @@ def _history_summary(definition: Definition, event_label: str, source: str | Non
         label = item.label if item else data["item"]
         value = item.display(data["value"]) if item else str(data["value"])
         return f"« {label} » : {value}" if data["value"] is not None else f"« {label} » effacé"
-    moved = f"{source} → {target}" if source else target
-    summary = f"{event_label} ({moved})"
+    def said(state: str) -> str:
+        known = definition.states.get(state)
+        return f"« {known.label} »" if known else state
+
+    moved = f"{said(source)} → {said(target)}" if source else said(target)
+    summary = f"{event_label} : {moved}"
     if data and data.get("deferred"):
         summary += " — différé : " + ", ".join(data["deferred"])
     return summary

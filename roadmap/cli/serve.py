@@ -19,10 +19,14 @@ def serve(
                                             "(un « roadmap worker » tourne à côté).")] = False,
 ) -> None:
     """Lancer l'application web (pages et API) ; par défaut, le distributeur de courriels tourne avec elle."""
+    import os
+
     from roadmap.mailer import configured_sender
     from roadmap.web.server import public_address
     from roadmap.web.server import serve as run
 
+    # Every emailed link (sign-in, reminders, decisions) leads to the address served, unless told otherwise.
+    os.environ.setdefault("ROADMAP_BASE_URL", public_address(host, port))
     roadmap = service()
     _sender, where = configured_sender(roadmap)
     out.print(f"Application web : {public_address(host, port)} (écoute sur {host}:{port}) ; Ctrl-C pour arrêter.")
