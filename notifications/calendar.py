@@ -209,6 +209,26 @@ class BusinessCalendar:
         span = self._days.covering(first, last)
         return span.counts[last - span.start + 1] - span.counts[first - span.start + 1]
 
+    def counted_since(self, end: datetime | date, days: int) -> datetime:
+        """The instant before which a start counts at least `days` working days up to `end`:
+        `working_days_between(start, end) >= days` exactly when `start < counted_since(end, days)` (an aware UTC
+        instant: local midnight after the latest such start date). Lets a database compare instants instead of
+        counting days row by row."""
+        if days <= 0:
+            return datetime.max.replace(tzinfo=UTC)
+        last = self._local_date(end)
+        low, high = last.toordinal() - 7 * days - 400, last.toordinal()  # far enough back: ≥ 1 working day a week
+        while self.working_days_between(date.fromordinal(low), last) < days:
+            low -= 7 * days + 400
+        while high - low > 1:  # working_days_between(d, last) decreases as d moves later: the latest d with ≥ days
+            middle = (low + high) // 2
+            if self.working_days_between(date.fromordinal(middle), last) >= days:
+                low = middle
+            else:
+                high = middle
+        midnight = datetime.combine(date.fromordinal(low + 1), time(0), tzinfo=self.timezone)
+        return midnight.astimezone(UTC)
+
     def add_working_days(self, start: datetime | date, days: int) -> date:
         """The local date `days` working days after local(start).date(); with 0, that date or the next working day."""
         if days < 0:

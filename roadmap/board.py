@@ -7,18 +7,22 @@ of the school's calendar); "next reminder" is the working day the next one falls
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import JSON, ColumnElement, Text, and_, bindparam, case, cast, exists, false, func, or_
 from sqlalchemy import select as columns_of
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from notifications.calendar import calendar_for
+from notifications.calendar import BusinessCalendar, calendar_for
 from notifications.policies import ReminderRule
 from roadmap.account_table import AccountItems
+from roadmap.db import casefold
 from roadmap.directory import short_circonscription_name
 from roadmap.models import Circonscription, School
 from roadmap.reminders import CONDITIONS, first_tables_validated
@@ -104,7 +108,6 @@ class _Row:
     definition_id: str
     state: str
     entered_at: datetime
-    ent: str
     instance_id: int
     days: int
     place: StatePlace
@@ -120,11 +123,11 @@ def _watching(roadmap: Roadmap) -> dict[tuple[str, str], list[ReminderRule]]:
     return rules
 
 
-def _applies(rule: ReminderRule, departement: str, validated: set[str]) -> bool:
+def _applies(rule: ReminderRule, first_table_validated: bool) -> bool:
     if rule.only_if == "first_table_pending":
-        return departement not in validated
+        return not first_table_validated
     if rule.only_if == "first_table_validated":
-        return departement in validated
+        return first_table_validated
     return rule.only_if is None or rule.only_if not in CONDITIONS
 
 
@@ -142,95 +145,236 @@ def communes(text: str) -> list[str]:
     return [name.strip() for name in re.split(r"[,;]", text) if name.strip()]
 
 
-def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR, *,
-               page_size: int | None = PAGE_SIZE) -> Board:
-    """The board for `viewer`: one query over the schools of their scope (narrowed by the filters), lateness in
-    working days, the chart's counts, then the page asked for (blocking items read for that page only)."""
-    places = state_places(roadmap)
-    national = roadmap.definitions[NATIONAL]
-    step_order = {s.id: i for i, s in enumerate(national.steps)}
-    conditions = school_filters(roadmap, viewer, step=filters.step, circonscription=filters.circonscription,
-                                departement=filters.departement)
-    if filters.commune:  # one commune, or several (an intercommunal project): "Bruz, Laillé; Orgères"
-        conditions.append(col(School.commune).in_(communes(filters.commune)))
-    ent_item = AccountItems.of(national).ent  # where a school records the ENT it chose (named by the definition)
-    ent_value = ChecklistValue.__table__.alias("ent_value")  # type: ignore[attr-defined]
-    query = (
-        columns_of(
-            col(School.uai), col(School.name), col(School.commune), col(School.circonscription_uai),
-            col(School.departement_code), col(WorkflowInstance.definition_id), col(WorkflowInstance.state),
-            col(WorkflowInstance.entered_at), ent_value.c.value, col(WorkflowInstance.id),
-        )
-        .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
-        .outerjoin(ent_value, and_(ent_value.c.instance_id == col(WorkflowInstance.id),
-                                   ent_value.c.step == ent_item[0], ent_value.c.item == ent_item[1]))
-        .where(*conditions)
-    )
-    watching = _watching(roadmap)
-    now = roadmap.engine.clock()
-    rows: list[_Row] = []
-    with roadmap.session() as session:
+@dataclass
+class _Reading:
+    """What one reading of the board works with: the filters as SQL conditions, the calendars and rules of lateness,
+    and how rows become lines (read within one session)."""
+
+    roadmap: Roadmap
+    session: Session
+    filters: BoardFilters
+    conditions: list[ColumnElement[bool]]
+    late: ColumnElement[bool]
+    places: dict[tuple[str, str], StatePlace]
+    step_order: dict[str, int]
+    ent_item: tuple[str, str]
+    calendars: dict[str, BusinessCalendar]
+    validated: set[str]
+    watching: dict[tuple[str, str], list[ReminderRule]]
+    now: datetime
+    circo_names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, roadmap: Roadmap, session: Session, filters: BoardFilters, viewer: Actor) -> _Reading:
+        national = roadmap.definitions[NATIONAL]
+        ent_item = AccountItems.of(national).ent  # where a school records the ENT it chose (named by the definition)
+        conditions = school_filters(roadmap, viewer, step=filters.step, circonscription=filters.circonscription,
+                                    departement=filters.departement)
+        if filters.commune:  # one commune, or several (an intercommunal project): "Bruz, Laillé; Orgères"
+            conditions.append(col(School.commune).in_(communes(filters.commune)))
+        if filters.ent:
+            conditions.append(_chose_ent(ent_item, filters.ent))
+        watching = _watching(roadmap)
+        now = roadmap.engine.clock()
         calendars = calendars_by_departement(session)
         validated = first_tables_validated(session)
-        default = calendar_for(None)
-        circo_names = {uai: short_circonscription_name(name) for uai, name in session.execute(
-            columns_of(col(Circonscription.uai), col(Circonscription.name)))}
-        for uai, name, commune, circo, dep, definition_id, state, entered_at, ent, instance_id in session.execute(
-                query):
-            ent_text = ent if isinstance(ent, str) else ""
-            if filters.ent and ent_text != filters.ent:
-                continue
-            place = _place(places, definition_id, state)
-            days = calendars.get(dep, default).working_days_between(entered_at, now)
-            rank = step_order.get(place.step, len(step_order) + (0 if state == "deployed" else 1))
-            rows.append(_Row(uai, name, commune, circo, dep, definition_id, state, as_utc(entered_at), ent_text,
-                             instance_id, days, place, rank))
-        late_of = {row.uai: _late(row, watching, validated) for row in rows}
+        late = _late_condition(watching, validated, calendars, now)
         if filters.late_only:
-            rows = [row for row in rows if late_of[row.uai]]
+            conditions.append(late)
+        return cls(roadmap, session, filters, conditions, late, state_places(roadmap),
+                   {s.id: i for i, s in enumerate(national.steps)}, ent_item, calendars, validated, watching, now)
+
+    def circonscription_names(self) -> dict[str, str]:
+        if not self.circo_names:
+            self.circo_names = {uai: short_circonscription_name(name) for uai, name in self.session.execute(
+                columns_of(col(Circonscription.uai), col(Circonscription.name)))}
+        return self.circo_names
+
+    def lines(self, rows: Iterable[_Row], chunk: int = 500) -> Iterator[BoardLine]:
+        """Lines of rows in their order, their checklist values read `chunk` schools at a time."""
+        default = calendar_for(None)
+        circo_names = self.circonscription_names()
+        rows = iter(rows)
+        while batch := list(islice(rows, chunk)):
+            values = self.roadmap.engine.values_of(self.session, [row.instance_id for row in batch])
+            for row in batch:
+                held = values.get(row.instance_id, {})
+                ent = held.get(self.ent_item)
+                yield BoardLine(
+                    uai=row.uai, name=row.name, commune=row.commune,
+                    circonscription=circo_names.get(row.circo or "", ""), departement=row.dep, step=row.place.step,
+                    step_label=row.place.step_label,
+                    step_number=self.step_order[row.place.step] + 1 if row.place.step in self.step_order else None,
+                    state=row.state, state_label=row.place.state_label, ent=ent if isinstance(ent, str) else "",
+                    entered_at=row.entered_at, working_days=row.days,
+                    late=_late(row, self.watching, self.validated),
+                    next_reminder=_next_reminder(row, self.watching, self.validated,
+                                                 self.calendars.get(row.dep, default)),
+                    blocking=_blocking(self.roadmap, row, held),
+                )
+
+
+def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR, *,
+               page_size: int | None = PAGE_SIZE) -> Board:
+    """The board for `viewer`, computed in the database: the schools of their scope narrowed by the filters, the
+    chart's counts and the late ones by one grouped query, then only the page asked for is read (sorted in SQL; for
+    the working-day sort, per business calendar and merged). Lateness in SQL compares `entered_at` with each
+    calendar's bound (`BusinessCalendar.counted_since`), so a national board reads 100 rows, not 50,000."""
+    national = roadmap.definitions[NATIONAL]
+    with roadmap.session() as session:
+        reading = _Reading.open(roadmap, session, filters, viewer)
         counts: dict[str, int] = {}
-        for row in rows:
-            counts[row.place.step] = counts.get(row.place.step, 0) + 1
-        rows.sort(key=_sort_key(filters.sort, circo_names), reverse=filters.descending)
-        pages = max(1, -(-len(rows) // page_size)) if page_size else 1
+        total = late_total = 0
+        grouped = (columns_of(col(WorkflowInstance.definition_id), col(WorkflowInstance.state), func.count(),
+                              func.sum(case((reading.late, 1), else_=0)))
+                   .select_from(School).join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
+                   .where(*reading.conditions)
+                   .group_by(col(WorkflowInstance.definition_id), col(WorkflowInstance.state)))
+        for definition_id, state, count, late_count in session.execute(grouped):
+            step = _place(reading.places, definition_id, state).step
+            counts[step] = counts.get(step, 0) + count
+            total += count
+            late_total += int(late_count or 0)
+        pages = max(1, -(-total // page_size)) if page_size else 1
         page = min(max(1, filters.page), pages)
-        shown = rows[(page - 1) * page_size: page * page_size] if page_size else rows
-        values = roadmap.engine.values_of(session, [row.instance_id for row in shown])
-        circonscription_options = [
-            Option(uai, name) for uai, name in sorted(
-                {(r.circo, circo_names.get(r.circo, r.circo)) for r in rows if r.circo}, key=lambda o: o[1])
-        ] if len(rows) < 20_000 else []
+        skip = (page - 1) * page_size if page_size else 0
+        lines = list(reading.lines(_ordered_rows(reading, skip, page_size)))
+        circo_names = reading.circonscription_names()
+        circonscription_options = sorted((
+            Option(uai, circo_names.get(uai, uai)) for (uai,) in session.execute(
+                columns_of(col(School.circonscription_uai)).distinct().select_from(School)
+                .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
+                .where(*reading.conditions, col(School.circonscription_uai).is_not(None)))
+        ), key=lambda o: o.label) if total < 20_000 else []
     column_ids = [step.id for step in national.steps] + ["deployed", "suspended", "abandoned"]
     chart = [ChartBar(c, STEP_SHORT.get(c, str(i + 1)), national.state_label(c), counts.get(c, 0))
              for i, c in enumerate(column_ids)]
-    lines = [
-        BoardLine(
-            uai=row.uai, name=row.name, commune=row.commune, circonscription=circo_names.get(row.circo or "", ""),
-            departement=row.dep, step=row.place.step, step_label=row.place.step_label,
-            step_number=step_order[row.place.step] + 1 if row.place.step in step_order else None,
-            state=row.state, state_label=row.place.state_label, ent=row.ent, entered_at=row.entered_at,
-            working_days=row.days, late=late_of[row.uai],
-            next_reminder=_next_reminder(row, watching, validated, calendars.get(row.dep, default)),
-            blocking=_blocking(roadmap, row, values.get(row.instance_id, {})),
-        )
-        for row in shown
-    ]
+    ent_item = reading.ent_item
     ents = sorted({c for s in national.steps for i in s.checklist if (s.id, i.id) == ent_item for c in i.choices})
     return Board(
-        filters=filters, chart=chart, schools=len(rows), late=sum(1 for r in rows if late_of[r.uai]), lines=lines,
-        page=page, pages=pages, circonscriptions=circonscription_options,
+        filters=filters, chart=chart, schools=total, late=late_total, lines=lines, page=page, pages=pages,
+        circonscriptions=circonscription_options,
         steps=[Option(c, national.state_label(c)) for c in column_ids], ents=ents,
     )
 
 
+def board_lines(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR) -> Iterator[BoardLine]:
+    """Every line of the board in its order, streamed (the exports): a national board never sits whole in memory.
+    The session stays open while the caller iterates."""
+    with roadmap.session() as session:
+        reading = _Reading.open(roadmap, session, filters, viewer)
+        yield from reading.lines(_ordered_rows(reading, 0, None))
+
+
+def _chose_ent(ent_item: tuple[str, str], ent: str) -> ColumnElement[bool]:
+    """The school recorded `ent` as its ENT: the stored JSON compared as text with the same value serialised by the
+    same column type (JSON has no equality operator on PostgreSQL)."""
+    values = ChecklistValue.__table__  # type: ignore[attr-defined]
+    return exists().where(
+        values.c.instance_id == col(WorkflowInstance.id), values.c.step == ent_item[0], values.c.item == ent_item[1],
+        cast(values.c.value, Text) == cast(bindparam("ent_choice", ent, type_=JSON), Text),
+    )
+
+
+def _late_condition(watching: dict[tuple[str, str], list[ReminderRule]], validated: set[str],
+                    calendars: dict[str, BusinessCalendar], now: datetime) -> ColumnElement[bool]:
+    """Late in SQL: for each watched state and each group of départements sharing a calendar (and whether their
+    first table is validated), the state entered before the instant that makes the first reminder due."""
+    groups: dict[tuple[BusinessCalendar, bool], list[str]] = {}
+    for departement, calendar in calendars.items():
+        groups.setdefault((calendar, departement in validated), []).append(departement)
+    terms: list[ColumnElement[bool]] = []  # every school's département has a row (a foreign key): a calendar
+    instance = WorkflowInstance.__table__.c  # type: ignore[attr-defined]  # plain columns: a quicker build
+    for (calendar, is_validated), departements in groups.items():
+        # The watched states of one definition with the same delay share one bound: one term each.
+        delays: dict[tuple[str, int], list[str]] = {}
+        for (definition_id, state), rules in watching.items():
+            afters = [rule.after for rule in rules if _applies(rule, is_validated)]
+            if afters:
+                delays.setdefault((definition_id, min(afters)), []).append(state)
+        states = [
+            and_(instance.definition_id == definition_id, instance.state.in_(sorted(names)),
+                 *([instance.entered_at < _as_stored(calendar.counted_since(now, after))] if after > 0 else []))
+            for (definition_id, after), names in delays.items()
+        ]
+        if states:
+            terms.append(and_(col(School.departement_code).in_(sorted(departements)), or_(*states)))
+    return or_(*terms) if terms else false()
+
+
+def _as_stored(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+_ROW_COLUMNS = (col(School.uai), col(School.name), col(School.commune), col(School.circonscription_uai),
+                col(School.departement_code), col(WorkflowInstance.definition_id), col(WorkflowInstance.state),
+                col(WorkflowInstance.entered_at), col(WorkflowInstance.id))
+
+
+def _ordered_rows(reading: _Reading, skip: int, size: int | None) -> Iterator[_Row]:
+    """The rows of the board in the filters' order, from `skip`, `size` of them (every one when None), streamed."""
+    filters, default = reading.filters, calendar_for(None)
+    connection = reading.session.connection().execution_options(stream_results=True, max_row_buffer=1000)
+
+    def rows_of(query: Any) -> Iterator[_Row]:
+        for uai, name, commune, circo, dep, definition_id, state, entered_at, instance_id in connection.execute(query):
+            place = _place(reading.places, definition_id, state)
+            entered = as_utc(entered_at)
+            rank = reading.step_order.get(place.step, len(reading.step_order) + (0 if state == "deployed" else 1))
+            days = reading.calendars.get(dep, default).working_days_between(entered, reading.now)
+            yield _Row(uai, name, commune, circo, dep, definition_id, state, entered, instance_id, days, place, rank)
+
+    base = (columns_of(*_ROW_COLUMNS).select_from(School)
+            .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai)).where(*reading.conditions))
+    if filters.sort != "jours":
+        order = _sql_order(filters.sort, reading.step_order, reading.places)
+        query = base.order_by(*(o.desc() if filters.descending == ascending else o.asc() for o, ascending in order))
+        yield from rows_of(query.offset(skip).limit(size) if size else query)
+        return
+    # Working days: within one calendar they follow `entered_at` (earlier: more days), so each calendar's rows are
+    # read in index order (up to the page's end) and the calendars merged on (days, entry, UAI).
+    groups: dict[BusinessCalendar, list[str]] = {}
+    for departement, calendar in reading.calendars.items():
+        groups.setdefault(calendar, []).append(departement)
+    entered, uai = col(WorkflowInstance.entered_at), col(School.uai)
+    by_wait = (entered.asc(), uai.desc()) if filters.descending else (entered.desc(), uai.asc())
+    streams = []
+    for departements in groups.values():  # every school's département has a row (a foreign key)
+        query = base.where(col(School.departement_code).in_(sorted(departements))).order_by(*by_wait)
+        streams.append(rows_of(query.limit(skip + size) if size else query))
+    merged = heapq.merge(*streams, key=lambda r: (r.days, -r.entered_at.timestamp(), r.uai),
+                         reverse=filters.descending)
+    yield from islice(merged, skip, skip + size if size else None)
+
+
+def _sql_order(sort: str, step_order: dict[str, int],
+               places: dict[tuple[str, str], StatePlace]) -> list[tuple[Any, bool]]:
+    """The sort's columns, each with whether it goes up when the sort does."""
+    name, commune, uai = casefold(col(School.name)), casefold(col(School.commune)), col(School.uai)
+    if sort == "nom":
+        return [(name, True), (uai, True)]
+    if sort == "commune":
+        return [(commune, True), (name, True), (uai, True)]
+    if sort == "circonscription":
+        circo = (columns_of(casefold(col(Circonscription.name))).where(
+            col(Circonscription.uai) == col(School.circonscription_uai)).scalar_subquery())
+        return [(func.coalesce(circo, ""), True), (name, True), (uai, True)]
+    # étape: the roadmap's order, then the state, then the fewest days in it (the most recent entry first)
+    ranks = {state: step_order.get(place.step, len(step_order) + (0 if state == "deployed" else 1))
+             for (_, state), place in places.items()}
+    rank = case(ranks, value=col(WorkflowInstance.state), else_=len(step_order) + 1)
+    return [(rank, True), (col(WorkflowInstance.state), True), (col(WorkflowInstance.entered_at), False),
+            (uai, True)]
+
+
 def _late(row: _Row, watching: dict[tuple[str, str], list[ReminderRule]], validated: set[str]) -> bool:
     rules = watching.get((row.definition_id, row.state), [])
-    return any(row.days >= rule.after for rule in rules if _applies(rule, row.dep, validated))
+    return any(row.days >= rule.after for rule in rules if _applies(rule, row.dep in validated))
 
 
 def _next_reminder(row: _Row, watching: dict[tuple[str, str], list[ReminderRule]], validated: set[str],
                    calendar: Any) -> date | None:
-    days = [d for rule in watching.get((row.definition_id, row.state), []) if _applies(rule, row.dep, validated)
+    days = [d for rule in watching.get((row.definition_id, row.state), []) if _applies(rule, row.dep in validated)
             if (d := _next_due_day(rule, row.days)) is not None]
     if not days:
         return None

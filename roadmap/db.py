@@ -10,9 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, String, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from roadmap.errors import RoadmapError
 from workflows.engine import WRITE_INTENT
@@ -120,6 +122,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only: `casefold` (below) sorts "École" among the "e"s, as PostgreSQL does.
+        dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Connection) -> None:
@@ -133,7 +137,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
 
 # The latest migration. Kept here so that every command checks the schema without loading Alembic (a test holds it
 # equal to the head of roadmap/migrations); only `roadmap init` runs Alembic.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0008"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -242,3 +246,24 @@ def explain(error: SQLAlchemyError, url: str | URL) -> DatabaseProblem:
         f"la base de données ({where}) a refusé l'opération ({type(original or error).__name__}).",
         "vérifiez ROADMAP_DATABASE_URL (ou ROADMAP_HOME) ; relancez avec ROADMAP_DEBUG=1 pour le détail technique.",
     )
+
+
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
+
+
+class casefold(FunctionElement[str]):
+    """Case-insensitive sort key of a text column: Python's `str.casefold` on SQLite, `lower` on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(casefold)
+def _casefold_default(element: casefold, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element: casefold, compiler: Any, **kw: Any) -> str:
+    return f"casefold({compiler.process(element.clauses, **kw)})"

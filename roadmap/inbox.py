@@ -76,7 +76,7 @@ def inbox_view(roadmap: Roadmap, viewer: Actor) -> Inbox:
             # A state some of whose decisions only apply under a condition (the DANE validates a département's
             # first table only): the reminder policy names the condition, for the role it reminds.
             rules = [r for r in watching.get((definition_id, state), []) if viewer.role in r.remind]
-            if rules and not any(_applies(r, dep, validated) for r in rules):
+            if rules and not any(_applies(r, dep in validated) for r in rules):
                 continue
             total += 1
             if len(items) >= LIMIT:

@@ -99,7 +99,7 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
     if found is not None:
         place = found[0]
         rules = [r for r in _watching(roadmap).get((detail.definition, detail.state), [])
-                 if _applies(r, place.departement, validated)]
+                 if _applies(r, place.departement in validated)]
         days = [d for r in rules if (d := _next_due_day(r, detail.working_days)) is not None]
         if days:
             next_reminder = calendar_of(place).add_working_days(detail.entered_at, min(days))

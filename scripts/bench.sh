@@ -5,7 +5,9 @@
 #   1. benchmarks/engine.py   — the workflow engine alone (shared machine, persisted move, demo import);
 #   2. benchmarks/national.py — a national dataset of $SCHOOLS écoles (default 5000): import, re-import, moves,
 #      dashboards, lists, the account table, start-up; on SQLite and on PostgreSQL (the test suite's throwaway
-#      server, or yours: set ROADMAP_TEST_POSTGRES_URL).
+#      server, or yours: set ROADMAP_TEST_POSTGRES_URL);
+#   3. benchmarks/web.py      — the same dataset served by `roadmap serve --no-worker` in its own process: the
+#      dashboard's p95 through HTTP (département and national), the exports, the web process's peak memory.
 #
 # Environment: SCHOOLS (default 5000), BACKEND (sqlite, postgresql or both; default both).
 # Extra arguments go to benchmarks.national, e.g. `bash scripts/bench.sh --moves 500 --runs 10`.
@@ -30,3 +32,6 @@ echo "== benchmarks/engine.py (the workflow engine)"
 echo
 echo "== benchmarks/national.py ($SCHOOLS écoles, $BACKEND)"
 .venv/bin/python -m benchmarks.national --schools "$SCHOOLS" --backend "$BACKEND" "$@"
+echo
+echo "== benchmarks/web.py ($SCHOOLS écoles through HTTP, $BACKEND)"
+.venv/bin/python -m benchmarks.web --schools "$SCHOOLS" --backend "$BACKEND"

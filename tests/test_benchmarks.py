@@ -4,6 +4,7 @@ the product, and a generated database holds schools at every step with lawful hi
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,17 @@ def test_database_of_200_schools_has_schools_at_every_step_with_their_histories(
     cpd = built.cpd_by_departement[school.departement_code]
     assert roadmap.fire(school.uai, "advance", by=cpd).target == "funding"  # through the service, as the CPD
     roadmap.db.dispose()
+
+
+def test_web_benchmark_measures_the_dashboard_through_http_against_a_served_app(tmp_path: Path) -> None:
+    from benchmarks import web
+
+    output = tmp_path / "web.json"
+    code = web.main(["--schools", "150", "--backend", "sqlite", "--runs", "3", "--output", str(output),
+                     "--work-dir", str(tmp_path / "work")])
+    assert code == 0
+    figures = json.loads(output.read_text())["sqlite"]
+    for key in ("dashboard_departement_p95_ms", "dashboard_national_p95_ms", "api_board_p95_ms"):
+        assert figures[key] > 0 and figures["details"][key]["baseline"] > 0  # measured, next to /sante
+    assert 30 < figures["web_peak_mb"] < 1000  # the served process's own VmHWM, not this one's
+    assert figures["details"]["export_csv_s"]["note"].startswith("150 lines")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -24,7 +24,10 @@ def _timestamp() -> Any:
 
 class WorkflowInstance(SQLModel, table=True):
     __tablename__ = "workflow_instance"
-    __table_args__ = (UniqueConstraint("subject", name="uq_workflow_instance_subject"),)
+    __table_args__ = (
+        UniqueConstraint("subject", name="uq_workflow_instance_subject"),
+        Index("ix_workflow_instance_entered_at", "entered_at"),  # the longest waits first, read in order
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     definition_id: str = Field(max_length=64)
@@ -42,6 +45,8 @@ class HistoryEntry(SQLModel, table=True):
     """Append-only: database triggers refuse UPDATE and DELETE on this table."""
 
     __tablename__ = "workflow_history"
+    # Which instances went through a given move (e.g. the first table validated in a département) without a scan.
+    __table_args__ = (Index("ix_workflow_history_event_source", "event", "source"),)
 
     id: int | None = Field(default=None, primary_key=True)
     instance_id: int = Field(foreign_key="workflow_instance.id", index=True)

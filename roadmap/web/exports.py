@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 
 from openpyxl import Workbook
 
 from roadmap.atomic import spreadsheet_safe
-from roadmap.board import Board, BoardLine
+from roadmap.board import BoardLine
 
 COLUMNS = ["UAI", "École", "Commune", "Circonscription", "Étape", "État", "ENT", "Jours ouvrés dans l'état",
            "En retard", "Prochain rappel", "Ce qui bloque"]
@@ -24,20 +25,24 @@ def _cells(line: BoardLine) -> list[str]:
     ]
 
 
-def board_csv(board: Board) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+def board_csv(lines: Iterable[BoardLine]) -> bytes:
+    """The lines as CSV, written as they come (a national board streams from the database)."""
+    buffer = io.BytesIO()
+    text = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for line in board.lines:
+    for line in lines:
         writer.writerow([spreadsheet_safe(c) for c in _cells(line)])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    text.flush()
+    return buffer.getvalue()
 
 
-def board_xlsx(board: Board) -> bytes:
+def board_xlsx(lines: Iterable[BoardLine]) -> bytes:
+    """The lines as a workbook written row by row (openpyxl's write-only mode keeps them on disk)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Écoles")
     sheet.append(COLUMNS)
-    for line in board.lines:
+    for line in lines:
         cells = _cells(line)
         cells[7] = line.working_days  # type: ignore[call-overload]  # a number, for sorting in the spreadsheet
         sheet.append([spreadsheet_safe(c) if isinstance(c, str) else c for c in cells])

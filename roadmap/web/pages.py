@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from roadmap.board import SORTS, BoardFilters, board_view
+from roadmap.board import SORTS, BoardFilters, board_lines, board_view
 from roadmap.bulk import MAX_SCHOOLS, apply_bulk, bulk_items
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.files import MAX_FILE_BYTES, Upload
@@ -191,8 +191,8 @@ def _sort_link(request: Request, filters: BoardFilters, key: str) -> str:
 def dashboard_csv(request: Request) -> Response:
     actor = signed_in(request)
     require_role(actor, "cpd", "ien", "dane", "admin")
-    board = board_view(web_of(request).roadmap, _filters(request), actor, page_size=None)
-    return Response(exports.board_csv(board), media_type="text/csv; charset=utf-8",
+    lines = board_lines(web_of(request).roadmap, _filters(request), actor)
+    return Response(exports.board_csv(lines), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": 'attachment; filename="ecoles-ent.csv"'})
 
 
@@ -200,8 +200,8 @@ def dashboard_csv(request: Request) -> Response:
 def dashboard_xlsx(request: Request) -> Response:
     actor = signed_in(request)
     require_role(actor, "cpd", "ien", "dane", "admin")
-    board = board_view(web_of(request).roadmap, _filters(request), actor, page_size=None)
-    return Response(exports.board_xlsx(board),
+    lines = board_lines(web_of(request).roadmap, _filters(request), actor)
+    return Response(exports.board_xlsx(lines),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"content-disposition": 'attachment; filename="ecoles-ent.xlsx"'})
 

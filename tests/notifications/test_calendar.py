@@ -323,3 +323,24 @@ def test_calendar_from_key_is_the_inverse_of_key() -> None:
             calendar_from_key(bad)
     with pytest.raises(ValueError):
         BusinessCalendar("Zone B")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    calendar=st.sampled_from((A, B, C, NONE, B_AM)),
+    end=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 6, 30)),
+    back=st.integers(min_value=0, max_value=900),
+    hour=st.integers(min_value=0, max_value=23),
+    days=st.integers(min_value=1, max_value=120),
+)
+def test_counted_since_is_the_instant_before_which_a_start_counts_enough_days(
+    calendar: BusinessCalendar, end: datetime, back: int, hour: int, days: int
+) -> None:
+    # The bound a database compares with: a start counts at least `days` working days exactly when it is before it.
+    end = end.replace(tzinfo=UTC)
+    start = datetime.combine(end.date() - timedelta(days=back), time(hour), tzinfo=UTC)
+    bound = calendar.counted_since(end, days)
+    assert bound.tzinfo is not None and bound.astimezone(PARIS).time() == time(0)
+    assert (calendar.working_days_between(start, end) >= days) == (start < bound)
+    just_before = bound - timedelta(microseconds=1)
+    assert calendar.working_days_between(just_before, end) >= days > calendar.working_days_between(bound, end)

@@ -1,0 +1,26 @@
+"""board: the history indexed by move (event, source), so that "which départements passed this move" is a lookup;
+instances indexed by the moment they entered their state, so that the longest waits are read first without a sort
+
+Revision ID: 0008
+Revises: 0004
+Create Date: 2026-12-04 05:30:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_workflow_history_event_source", "workflow_history", ["event", "source"], unique=False)
+    op.create_index("ix_workflow_instance_entered_at", "workflow_instance", ["entered_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_workflow_instance_entered_at", table_name="workflow_instance")
+    op.drop_index("ix_workflow_history_event_source", table_name="workflow_history")
