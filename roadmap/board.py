@@ -332,18 +332,19 @@ def _ordered_rows(reading: _Reading, skip: int, size: int | None) -> Iterator[_R
         yield from rows_of(query.offset(skip).limit(size) if size else query)
         return
     # Working days: within one calendar they follow `entered_at` (earlier: more days), so each calendar's rows are
-    # read in index order (up to the page's end) and the calendars merged on (days, entry, UAI).
+    # read in index order (up to the page's end) and the calendars merged: the most days first, then the earliest
+    # entry, then the UAI (all three reversed for the fewest days first).
     groups: dict[BusinessCalendar, list[str]] = {}
     for departement, calendar in reading.calendars.items():
         groups.setdefault(calendar, []).append(departement)
-    entered, uai = col(WorkflowInstance.entered_at), col(School.uai)
-    by_wait = (entered.asc(), uai.desc()) if filters.descending else (entered.desc(), uai.asc())
+    # (entry, UAI) is one index: the page's rows come in index order, without sorting thousands of ties.
+    entered, uai = col(WorkflowInstance.entered_at), col(WorkflowInstance.subject)
+    by_wait = (entered.asc(), uai.asc()) if filters.descending else (entered.desc(), uai.desc())
     streams = []
     for departements in groups.values():  # every school's département has a row (a foreign key)
         query = base.where(col(School.departement_code).in_(sorted(departements))).order_by(*by_wait)
         streams.append(rows_of(query.limit(skip + size) if size else query))
-    merged = heapq.merge(*streams, key=lambda r: (r.days, -r.entered_at.timestamp(), r.uai),
-                         reverse=filters.descending)
+    merged = heapq.merge(*streams, key=lambda r: (-r.days, r.entered_at, r.uai), reverse=not filters.descending)
     yield from islice(merged, skip, skip + size if size else None)
 
 

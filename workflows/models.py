@@ -26,7 +26,7 @@ class WorkflowInstance(SQLModel, table=True):
     __tablename__ = "workflow_instance"
     __table_args__ = (
         UniqueConstraint("subject", name="uq_workflow_instance_subject"),
-        Index("ix_workflow_instance_entered_at", "entered_at"),  # the longest waits first, read in order
+        Index("ix_workflow_instance_entered_at", "entered_at", "subject"),  # the longest waits first, in order
     )
 
     id: int | None = Field(default=None, primary_key=True)

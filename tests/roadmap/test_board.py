@@ -69,14 +69,15 @@ def reference(roadmap: Roadmap, filters: BoardFilters, viewer: Actor) -> list[Ex
         step = places[(definition_id, state)].step
         rank = order.get(step, len(order) + (0 if state == "deployed" else 1))
         key: tuple[object, ...] = {
-            "jours": (days, -as_utc(entered_at).timestamp(), uai),  # the same days: the earliest entry first
+            # the most days first; the same days: the earliest entry, then the UAI (all reversed when ascending)
+            "jours": (-days, as_utc(entered_at).timestamp(), uai),
             "nom": (name.casefold(), uai),
             "commune": (commune.casefold(), name.casefold(), uai),
             "circonscription": (circos.get(circo or "", "").casefold(), name.casefold(), uai),
             "etape": (rank, state, -as_utc(entered_at).timestamp(), uai),
         }[filters.sort]
         expected.append(Expected(uai, days, late, step, key))
-    return sorted(expected, key=lambda e: e.key, reverse=filters.descending)
+    return sorted(expected, key=lambda e: e.key, reverse=filters.descending != (filters.sort == "jours"))
 
 
 @pytest.fixture

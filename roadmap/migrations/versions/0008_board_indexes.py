@@ -1,5 +1,6 @@
 """board: the history indexed by move (event, source), so that "which départements passed this move" is a lookup;
-instances indexed by the moment they entered their state, so that the longest waits are read first without a sort
+instances indexed by the moment they entered their state (then subject), so that the longest waits are read first
+without a sort
 
 Revision ID: 0008
 Revises: 0004
@@ -18,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_workflow_history_event_source", "workflow_history", ["event", "source"], unique=False)
-    op.create_index("ix_workflow_instance_entered_at", "workflow_instance", ["entered_at"], unique=False)
+    op.create_index("ix_workflow_instance_entered_at", "workflow_instance", ["entered_at", "subject"], unique=False)
 
 
 def downgrade() -> None:
