@@ -177,6 +177,12 @@ class _Reading:
         watching = _watching(roadmap)
         now = roadmap.engine.clock()
         calendars = calendars_by_departement(session)
+        if viewer.role != "admin" or filters.departement or filters.circonscription:
+            # Only the départements the viewer may see: a CPD's board asks about one calendar, not every one.
+            where = school_filters(roadmap, viewer, circonscription=filters.circonscription,
+                                   departement=filters.departement)
+            present = set(session.scalars(columns_of(col(School.departement_code)).distinct().where(*where)))
+            calendars = {code: calendar for code, calendar in calendars.items() if code in present}
         validated = first_tables_validated(session)
         late = _late_condition(watching, validated, calendars, now)
         if filters.late_only:
@@ -184,19 +190,23 @@ class _Reading:
         return cls(roadmap, session, filters, conditions, late, state_places(roadmap),
                    {s.id: i for i, s in enumerate(national.steps)}, ent_item, calendars, validated, watching, now)
 
-    def circonscription_names(self) -> dict[str, str]:
-        if not self.circo_names:
-            self.circo_names = {uai: short_circonscription_name(name) for uai, name in self.session.execute(
-                columns_of(col(Circonscription.uai), col(Circonscription.name)))}
+    def circonscription_names(self, uais: Iterable[str | None]) -> dict[str, str]:
+        """Short names of these circonscriptions (read once each)."""
+        wanted = {uai for uai in uais if uai and uai not in self.circo_names}
+        if wanted:
+            query = columns_of(col(Circonscription.uai), col(Circonscription.name)).where(
+                col(Circonscription.uai).in_(sorted(wanted)))
+            self.circo_names.update((uai, short_circonscription_name(name))
+                                    for uai, name in self.session.connection().execute(query))
         return self.circo_names
 
     def lines(self, rows: Iterable[_Row], chunk: int = 500) -> Iterator[BoardLine]:
         """Lines of rows in their order, their checklist values read `chunk` schools at a time."""
         default = calendar_for(None)
-        circo_names = self.circonscription_names()
         rows = iter(rows)
         while batch := list(islice(rows, chunk)):
             values = self.roadmap.engine.values_of(self.session, [row.instance_id for row in batch])
+            circo_names = self.circonscription_names(row.circo for row in batch)
             for row in batch:
                 held = values.get(row.instance_id, {})
                 ent = held.get(self.ent_item)
@@ -239,13 +249,15 @@ def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR
         page = min(max(1, filters.page), pages)
         skip = (page - 1) * page_size if page_size else 0
         lines = list(reading.lines(_ordered_rows(reading, skip, page_size)))
-        circo_names = reading.circonscription_names()
-        circonscription_options = sorted((
-            Option(uai, circo_names.get(uai, uai)) for (uai,) in session.execute(
+        circonscription_options: list[Option] = []
+        if total < 20_000:
+            present = session.scalars(
                 columns_of(col(School.circonscription_uai)).distinct().select_from(School)
                 .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
-                .where(*reading.conditions, col(School.circonscription_uai).is_not(None)))
-        ), key=lambda o: o.label) if total < 20_000 else []
+                .where(*reading.conditions, col(School.circonscription_uai).is_not(None))).all()
+            names = reading.circonscription_names(present)
+            circonscription_options = sorted((Option(uai, names.get(uai, uai)) for uai in present if uai),
+                                             key=lambda o: o.label)
     column_ids = [step.id for step in national.steps] + ["deployed", "suspended", "abandoned"]
     chart = [ChartBar(c, STEP_SHORT.get(c, str(i + 1)), national.state_label(c), counts.get(c, 0))
              for i, c in enumerate(column_ids)]
