@@ -21,7 +21,7 @@ from roadmap.inbox import inbox_view
 from roadmap.links import action_link_view
 from roadmap.roles import ROLE_LABELS
 from roadmap.schoolpage import school_page
-from roadmap.views import mail_detail, mail_lines, people_lines, sink_detail, sink_lines
+from roadmap.views import mail_detail, mail_lines, people_lines, returned_forms_totals, sink_detail, sink_lines
 from roadmap.web import charts, exports
 from roadmap.web.app import (
     SESSION_COOKIE,
@@ -170,9 +170,10 @@ def dashboard(request: Request) -> Response:
     require_role(actor, "cpd", "ien", "dane", "admin")
     filters = _filters(request)
     board = board_view(web_of(request).roadmap, filters, actor)
+    forms = returned_forms_totals(web_of(request).roadmap, actor, filters.departement or None)
     query = request.url.query
     return render(request, "dashboard.html", {
-        "board": board, "chart": charts.bar_chart(board.chart), "sorts": SORTS, "query": query,
+        "board": board, "chart": charts.bar_chart(board.chart), "sorts": SORTS, "query": query, "forms": forms,
         "sort_link": lambda key: _sort_link(request, filters, key),
         "page_link": lambda page: _with(request, page=str(page)),
     })
