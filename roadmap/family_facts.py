@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from roadmap.ents import is_web_address
+from roadmap.errors import InvalidValue
 from workflows import GuardContext, GuardParam
 from workflows.definition import Definition, ItemRef
 
@@ -71,3 +73,28 @@ def family_documents_facts(ctx: GuardContext) -> list[str]:
     if year and (problem := year_problem(str(year))):
         reasons.append(problem)
     return reasons
+
+
+def typed_fact_checks(definitions: Iterable[Definition]) -> dict[str, Callable[[str, str], str]]:
+    """Item id -> check of a value as it is typed (label, raw) -> stored value: the school year (normalised) and
+    the ENT's address are refused at once when malformed, not only when the step is left."""
+
+    def year(label: str, raw: str) -> str:
+        normal = school_year(raw)
+        if normal is None:
+            raise InvalidValue(label, raw, "deux années qui se suivent sont attendues, séparées par un tiret.",
+                               hint="ex. 2026-2027")
+        return normal
+
+    def address(label: str, raw: str) -> str:
+        if address_problem(raw):
+            raise InvalidValue(label, raw, "une adresse web complète est attendue.", hint="ex. https://ent.exemple.fr/")
+        return raw.strip()
+
+    checks: dict[str, Callable[[str, str], str]] = {}
+    for definition in definitions:
+        if GUARD in definition.guard_params:
+            items = FactItems.of(definition)
+            checks[items.year[1]] = year
+            checks[items.address[1]] = address
+    return checks

@@ -20,6 +20,7 @@ from roadmap.account_table import AccountItems, compose_row, directors_of
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
+from roadmap.family_facts import typed_fact_checks
 from roadmap.files import FileStore, Upload
 from roadmap.forms import ReturnedFormsView
 from roadmap.guards import roadmap_guards
@@ -202,6 +203,7 @@ class Roadmap:
         )
         self.files = FileStore(settings.files_dir)
         self.engine.hooks.append(self.files.register)
+        self.fact_checks = typed_fact_checks(self.definitions.values())  # the documents' facts, checked as typed
         # Emails a move causes are queued in the move's own transaction (committed together or not at all).
         self.notifier = Notifier(settings, self.definitions)
         self.engine.hooks.append(self.notifier.on_transition)
@@ -501,6 +503,8 @@ class Roadmap:
                 if item.type != "bool":
                     raise InvalidValue(item_id, "", "une valeur est attendue pour cet élément.")
                 return True
+            if item.type == "text" and item.id in self.fact_checks:
+                return self.fact_checks[item.id](item.label, value)
             return value
 
         try:

@@ -20,9 +20,10 @@ from roadmap.documents import (
     render_pdf,
 )
 from roadmap.ents import ent_catalogue
-from roadmap.errors import InputFileError, NotFound
+from roadmap.errors import InputFileError, InvalidValue, NotFound
 from roadmap.service import Roadmap, load_roadmaps
 from roadmap.settings import REPO_DATA, Settings
+from roadmap.views import school_detail
 from tests.factories import make_roadmap
 from tests.roadmap.test_cli import OTHER_DIRECTOR, ok, run_cli, small_db  # noqa: F401  (small_db is a fixture)
 from tests.roadmap.walk import (
@@ -33,6 +34,7 @@ from tests.roadmap.walk import (
     fill,
     walk_to_transmission,
 )
+from workflows import Actor
 from workflows.errors import TransitionRefused
 
 ONE = "One 1D (Open Digital Education)"
@@ -202,8 +204,25 @@ def test_the_catalogue_address_stands_in_until_the_school_gives_its_own(roadmap:
     assert "https://oneconnect.opendigitaleducation.com/" in letter and "2026-2027" in letter
 
 
+def test_the_school_year_and_the_address_are_checked_as_typed(roadmap: Roadmap, tmp_path: Path) -> None:
+    at_setup(roadmap, tmp_path, configured="oui")
+    with pytest.raises(InvalidValue) as caught:
+        roadmap.check(SCHOOL, "school_year", "2026-2028", DIRECTOR)
+    assert "deux années qui se suivent" in caught.value.message and "2026-2027" in caught.value.message
+    with pytest.raises(InvalidValue) as caught:
+        roadmap.check(SCHOOL, "ent_address", "ent de l'école", DIRECTOR)
+    assert "adresse web complète" in caught.value.message
+    roadmap.check(SCHOOL, "school_year", " 2026 / 2027 ", DIRECTOR)
+    assert school_detail(roadmap, SCHOOL).checklist[-1].value == "2026-2027"  # normalised
+
+
 def test_leaving_setup_needs_a_real_school_year_and_web_address(roadmap: Roadmap, tmp_path: Path) -> None:
-    at_setup(roadmap, tmp_path, **{**SETUP_ITEMS, "school_year": "2026-2028", "ent_address": "ent de l'école"})
+    """Values that did not come through the service's checks (restored, written by another tool) are caught when
+    the step is left."""
+    at_setup(roadmap, tmp_path, **SETUP_ITEMS)
+    director = Actor(id=DIRECTOR, role="director", label="Claire Martin", scope=SCHOOL)
+    roadmap.engine.set_item(SCHOOL, "school_year", "2026-2028", director)
+    roadmap.engine.set_item(SCHOOL, "ent_address", "ent de l'école", director)
     with pytest.raises(TransitionRefused) as caught:
         roadmap.fire(SCHOOL, "advance", DIRECTOR)
     reasons = " ".join(caught.value.reasons)

@@ -134,6 +134,11 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("POST", "/api/schools/{uai}/checklist/{item}"): [
         Check("POST", lambda r: f"/api/schools/{CARDROC}/checklist/council_date",
               every(409, anon=401, dir2=404, ien2=404), {"value": "02/11/2026"}, api=True)],
+    ("GET", "/api/schools/{uai}/forms"): [
+        Check("GET", lambda r: f"/api/schools/{CARDROC}/forms", SCHOOL_API, api=True)],
+    ("POST", "/api/schools/{uai}/forms"): [
+        Check("POST", lambda r: f"/api/schools/{CARDROC}/forms",
+              every(403, anon=401, dir2=404, ien2=404, dir=200, cpd=200, admin=200), {"authorisations": 2}, api=True)],
     ("GET", "/api/mail"): [Check("GET", lambda r: "/api/mail", every(403, anon=401, cpd=200, admin=200), api=True)],
 }
 CHANGES = {("POST", "/ecoles/{uai}/evenements/{event}"), ("POST", "/action/{token}"),

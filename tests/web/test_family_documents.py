@@ -52,3 +52,18 @@ def test_returned_forms_are_recorded_from_the_school_page_and_counted_on_the_das
     board = unescape(signed_in_client(roadmap, CPD).get("/tableau-de-bord").text)
     assert "Formulaires rendus par les familles" in board
     assert '<th scope="row">035</th><td>1</td><td>24</td><td>21</td><td>25</td>' in board
+
+
+def test_the_api_reads_and_records_the_same_counts(settings: Settings) -> None:
+    from tests.web.test_api import csrf_header
+
+    roadmap = demo_roadmap(settings)
+    director = signed_in_client(roadmap, DIRECTOR)
+    headers = csrf_header(director)
+    done = director.post(f"/api/schools/{BAULON}/forms", json={"activation_codes": 25}, headers=headers)
+    assert done.status_code == 200 and done.json()["activation_codes"] == 25
+    bad = director.post(f"/api/schools/{BAULON}/forms", json={"authorisations": "-1"}, headers=headers)
+    assert bad.status_code == 422 and "ne peut pas être négatif" in bad.json()["detail"]
+    shown = director.get(f"/api/schools/{BAULON}/forms").json()
+    assert (shown["activation_codes"], shown["authorisations"], shown["updated_by"]) == (25, 0, DIRECTOR)
+    assert director.get(f"/api/schools/{CARDROC}/forms").status_code == 404
