@@ -73,17 +73,17 @@ class DocumentFacts:
     commune: str
     director: str
     circonscription: str
-    ent: str
+    ent_name: str
     publisher: str
     hosted_in_france: bool  # the publisher commits to it (ENT catalogue)
     deletion_90_days: bool
-    ent_address: str
-    school_year: str
+    web_address: str
+    year: str
     missing: tuple[MissingFact, ...]
 
 
-TEXT_FACTS = ("school_name", "street", "postal_code", "commune", "director", "circonscription", "ent", "publisher",
-              "ent_address", "school_year")
+TEXT_FACTS = ("school_name", "street", "postal_code", "commune", "director", "circonscription", "ent_name",
+              "publisher", "web_address", "year")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +149,12 @@ def collect_facts(session: Session, definition: Definition, school: School, valu
         commune=school.commune,
         director=director,
         circonscription=circonscription.name if circonscription else "",
-        ent=ent,
+        ent_name=ent,
         publisher=info.publisher if info else "",
         hosted_in_france=bool(info and info.hosted_in_france),
         deletion_90_days=bool(info and info.deletion_90_days),
-        ent_address=address,
-        school_year=year,
+        web_address=address,
+        year=year,
         missing=tuple(missing),
     )
 

@@ -41,9 +41,9 @@ ONE = "One 1D (Open Digital Education)"
 CATALOGUE = REPO_DATA / "territory" / "ents.toml"
 FACTS = DocumentFacts(
     uai="0350122T", school_name="École primaire publique les Lucioles", street="2 rue des Écoles",
-    postal_code="35580", commune="Baulon", director="Claire Martin", circonscription="Bruz", ent=ONE,
+    postal_code="35580", commune="Baulon", director="Claire Martin", circonscription="Bruz", ent_name=ONE,
     publisher="Open Digital Education", hosted_in_france=True, deletion_90_days=True,
-    ent_address="https://oneconnect.opendigitaleducation.com/", school_year="2026-2027", missing=(),
+    web_address="https://oneconnect.opendigitaleducation.com/", year="2026-2027", missing=(),
 )
 
 
@@ -123,7 +123,8 @@ def test_the_five_documents_carry_the_school_the_ent_its_publisher_and_the_right
 
 
 def test_hosting_and_the_90_day_deletion_are_said_only_when_the_publisher_commits_to_them() -> None:
-    beneylu = replace(FACTS, ent="Beneylu School", publisher="Beneylu", hosted_in_france=False, deletion_90_days=False)
+    beneylu = replace(FACTS, ent_name="Beneylu School", publisher="Beneylu", hosted_in_france=False,
+                      deletion_90_days=False)
     texts = rendered(beneylu, "lettre-information-familles", "texte-conseil-ecole")
     for text in texts.values():
         assert "90 jours" not in text and "en France" not in text
@@ -145,7 +146,7 @@ def test_school_data_is_escaped_and_nothing_is_fetched() -> None:
 
 
 def test_a_draft_leaves_a_blank_line_for_each_missing_fact() -> None:
-    holes = replace(FACTS, ent_address="", school_year="", missing=(object(),))  # type: ignore[arg-type]
+    holes = replace(FACTS, web_address="", year="", missing=(object(),))  # type: ignore[arg-type]
     letter = rendered(holes, "lettre-information-familles", draft=True)["lettre-information-familles"]
     assert f"Adresse de l'ENT : {BLANK}" in letter and f"année scolaire {BLANK}" in letter
 
