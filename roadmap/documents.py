@@ -16,7 +16,7 @@ from sqlmodel import Session
 from roadmap.account_table import director_name
 from roadmap.ents import EntInfo, ent_catalogue
 from roadmap.errors import NotFound, RoadmapError
-from roadmap.family_facts import FactItems, address_problem, school_year
+from roadmap.family_facts import GUARD, FactItems, address_problem, school_year
 from roadmap.models import Circonscription, School
 from workflows.definition import Definition, ItemRef
 
@@ -114,22 +114,30 @@ def _where_item(definition: Definition, ref: ItemRef) -> str:
 
 def collect_facts(session: Session, definition: Definition, school: School, values: dict[tuple[str, str], Any],
                   catalogue: dict[str, EntInfo]) -> DocumentFacts:
-    items = FactItems.of(definition)
     missing: list[MissingFact] = []
-    ent = str(values.get(items.ent) or "")
+    if GUARD in definition.guard_params:
+        items = FactItems.of(definition)
+        ent = str(values.get(items.ent) or "")
+        raw_address, raw_year = str(values.get(items.address) or ""), str(values.get(items.year) or "")
+        where = {fact: _where_item(definition, ref) for fact, ref in
+                 (("ent", items.ent), ("address", items.address), ("year", items.year))}
+    else:  # a definition that does not say where the facts are: each is missing, and the definition says why
+        ent = raw_address = raw_year = ""
+        where = dict.fromkeys(("ent", "address", "year"),
+                              f"la définition « {definition.id} » n'a pas de table [guards.{GUARD}]")
     info = catalogue.get(ent)
     if not ent:
-        missing.append(MissingFact("l'ENT choisi", _where_item(definition, items.ent)))
+        missing.append(MissingFact("l'ENT choisi", where["ent"]))
     elif info is None:
         missing.append(MissingFact(f"l'éditeur de l'ENT « {ent} »",
                                    "catalogue des ENT (data/territory/ents.toml), à compléter par l'administration"))
-    address = str(values.get(items.address) or "") or (info.address if info else "")
+    address = raw_address or (info.address if info else "")
     if not address or address_problem(address):
-        missing.append(MissingFact("l'adresse web de l'ENT", _where_item(definition, items.address)))
+        missing.append(MissingFact("l'adresse web de l'ENT", where["address"]))
         address = ""
-    year = school_year(str(values.get(items.year) or "")) or ""
+    year = school_year(raw_year) or ""
     if not year:
-        missing.append(MissingFact("l'année scolaire (ex. 2026-2027)", _where_item(definition, items.year)))
+        missing.append(MissingFact("l'année scolaire (ex. 2026-2027)", where["year"]))
     director = director_name(session, school.uai)
     if not director:
         missing.append(MissingFact("le nom du directeur ou de la directrice",

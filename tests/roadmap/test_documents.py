@@ -16,11 +16,14 @@ from roadmap.documents import (
     DocumentFacts,
     MissingFacts,
     _refusing_fetcher,
+    collect_facts,
     family_documents,
     render_pdf,
 )
 from roadmap.ents import ent_catalogue
 from roadmap.errors import InputFileError, InvalidValue, NotFound
+from roadmap.family_facts import GUARD
+from roadmap.models import School
 from roadmap.service import Roadmap, load_roadmaps
 from roadmap.settings import REPO_DATA, Settings
 from roadmap.views import school_detail
@@ -261,3 +264,15 @@ def test_roadmap_documents_refuses_holes_unless_draft(small_db: Settings, tmp_pa
     assert not (tmp_path / "pack").exists()
     out = ok(capsys, "documents", SCHOOL, "-o", tmp_path / "pack", "--draft")
     assert "(brouillon)" in out and len(list((tmp_path / "pack").iterdir())) == 5
+
+
+def test_a_definition_without_the_facts_table_lists_them_missing_and_says_why(roadmap: Roadmap) -> None:
+    national = roadmap.definitions["national"]
+    bare = replace(national, guard_params={k: v for k, v in national.guard_params.items() if k != GUARD})
+    with roadmap.session() as session:
+        school = session.get(School, SCHOOL)
+        assert school is not None
+        facts = collect_facts(session, bare, school, {}, ent_catalogue(CATALOGUE))
+    reasons = [m.where for m in facts.missing]
+    assert sum("n'a pas de table [guards.family_documents_facts]" in r for r in reasons) == 3
+    assert facts.director == "Claire Martin" and facts.school_name
