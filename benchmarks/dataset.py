@@ -762,6 +762,8 @@ _TEXTS = {
     "features": ("messagerie, blog de classe, cahier de liaison", "cahier de textes, messagerie, espace documentaire",
                  "blog, messagerie, agenda partagé, cahier multimédia"),
     "extra_clauses": ("Hébergement des données en France", "Formation de deux enseignants référents incluse"),
+    "ent_address": ("https://ent.exemple.fr/", "https://oneconnect.opendigitaleducation.com/"),
+    "school_year": ("2026-2027",),
 }  # fmt: skip
 _NOTES = {
     "suspend": ("Changement de direction à la rentrée", "Attente du vote du budget municipal", "Travaux dans l'école"),

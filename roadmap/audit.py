@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "restore": "archive restaurée",
     "people.reminders": "réception des rappels réglée",
     "mail.test": "message d'essai envoyé",
+    "forms.record": "formulaires rendus enregistrés",
     "refused": "action d'administration refusée",
 }
 

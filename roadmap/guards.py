@@ -7,6 +7,7 @@ from datetime import date
 from sqlmodel import col, select
 
 from roadmap.account_table import AccountItems, build_row, row_problems
+from roadmap.family_facts import FACT_ITEMS, family_documents_facts
 from roadmap.models import School
 from roadmap.settings import PARIS
 from workflows import GuardContext, GuardParam, GuardRegistry
@@ -114,5 +115,11 @@ def roadmap_guards() -> GuardRegistry:
         departement_first_table_validated,
         "La première transmission du département a été validée par la DANE.",
         DANE_VALIDATION,
+    )
+    registry.register(
+        "family_documents_facts",
+        family_documents_facts,
+        "L'adresse de l'ENT et l'année scolaire des documents pour les familles sont bien formées.",
+        FACT_ITEMS,
     )
     return registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
@@ -123,3 +123,22 @@ class WebSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))  # the absolute limit
     ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class ReturnedForms(SQLModel, table=True):
+    """What came back from a school's families, as counts only (the product holds no pupil data): signed
+    acknowledgements, photo/work authorisations, activation codes handed out. Each change is in the audit log."""
+
+    __tablename__ = "returned_forms"
+    __table_args__ = (
+        CheckConstraint(
+            "acknowledgements >= 0 AND authorisations >= 0 AND activation_codes >= 0", name="returned_forms_counts"
+        ),
+    )
+
+    uai: str = Field(primary_key=True, foreign_key="school.uai", max_length=8)
+    acknowledgements: int = Field(default=0)
+    authorisations: int = Field(default=0)
+    activation_codes: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_by: str = Field(max_length=254)

@@ -13,6 +13,8 @@ from sqlmodel import col
 
 from notifications.models import PENDING, OutboxMessage
 from roadmap.board import _applies, _next_due_day, _watching
+from roadmap.documents import DOCUMENTS, DocumentKind, MissingFact, document_facts
+from roadmap.forms import RECORDERS, ReturnedFormsView
 from roadmap.reminders import _place as school_place
 from roadmap.reminders import calendar_of, first_tables_validated
 from roadmap.service import Roadmap
@@ -58,6 +60,10 @@ class SchoolPage:
     track: list[TrackStep]
     pending_mail: list[PendingMail]
     next_reminder: date | None
+    documents: tuple[DocumentKind, ...] = DOCUMENTS  # the family documents, downloadable as PDF
+    missing_facts: tuple[MissingFact, ...] = ()  # while any is missing, only drafts can be downloaded
+    returned_forms: ReturnedFormsView | None = None
+    may_record_forms: bool = False
 
 
 def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
@@ -103,4 +109,8 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
         days = [d for r in rules if (d := _next_due_day(r, detail.working_days)) is not None]
         if days:
             next_reminder = calendar_of(place).add_working_days(detail.entered_at, min(days))
-    return SchoolPage(detail, actions, editable, track, pending, next_reminder)
+    facts = document_facts(roadmap, detail.uai, viewer)
+    returned = roadmap.returned_forms(detail.uai, viewer)
+    may_record = viewer.role in RECORDERS  # and the school is in their scope: they see it
+    return SchoolPage(detail, actions, editable, track, pending, next_reminder, DOCUMENTS, facts.missing, returned,
+                      may_record)

@@ -8,21 +8,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import ColumnElement, Engine, and_, bindparam, false, or_, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
 from notifications.models import MODES, RecipientPreference
-from roadmap import annuaire, audit, locks
+from roadmap import annuaire, audit, forms, locks
 from roadmap.account_table import AccountItems, compose_row, directors_of
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
+from roadmap.family_facts import typed_fact_checks
 from roadmap.files import FileStore, Upload
+from roadmap.forms import ReturnedFormsView
 from roadmap.guards import roadmap_guards
-from roadmap.models import AuditEntry, Circonscription, Departement, Person, School
+from roadmap.models import AuditEntry, Circonscription, Departement, Person, ReturnedForms, School
 from roadmap.permissions import administration_reasons, authorize, check_scope, covers
 from roadmap.progress import SILENT, Progress
 from roadmap.reminders import Notifier
@@ -44,6 +46,9 @@ from workflows import (
 from workflows.definition import load_definition_file
 from workflows.models import RefusedAttempt, WorkflowInstance, utcnow
 from workflows.versions import VersionChange, install, not_installed, plan
+
+if TYPE_CHECKING:
+    from roadmap.documents import FamilyDocument
 
 NATIONAL = "national"
 OUT_OF_SIGHT = "vérifiez l'UAI ; seules les écoles de votre périmètre sont visibles."
@@ -198,6 +203,7 @@ class Roadmap:
         )
         self.files = FileStore(settings.files_dir)
         self.engine.hooks.append(self.files.register)
+        self.fact_checks = typed_fact_checks(self.definitions.values())  # the documents' facts, checked as typed
         # Emails a move causes are queued in the move's own transaction (committed together or not at all).
         self.notifier = Notifier(settings, self.definitions)
         self.engine.hooks.append(self.notifier.on_transition)
@@ -497,6 +503,8 @@ class Roadmap:
                 if item.type != "bool":
                     raise InvalidValue(item_id, "", "une valeur est attendue pour cet élément.")
                 return True
+            if item.type == "text" and item.id in self.fact_checks:
+                return self.fact_checks[item.id](item.label, value)
             return value
 
         try:
@@ -589,6 +597,50 @@ class Roadmap:
             rows.append(compose_row(school, held, items, circonscription, directors.get(school.uai, "")))
             progress.advance()
         return rows
+
+    def family_documents(
+        self, uai: str, viewer: Actor = OPERATOR, *, draft: bool = False, only: list[str] | None = None
+    ) -> list[FamilyDocument]:
+        """The documents for the families of a school the viewer may see, pre-filled; refused while facts are
+        missing (each named with where to fill it), unless `draft` (a blank line stands for each)."""
+        from roadmap.documents import document_facts, family_documents
+
+        return family_documents(document_facts(self, uai, viewer), draft=draft, only=only)
+
+    # --------------------------------------------------------------------------------- returned forms
+
+    def returned_forms(self, uai: str, viewer: Actor = OPERATOR) -> ReturnedFormsView:
+        """What came back from the families of a school the viewer may see (zeros while nothing is recorded)."""
+        uai = self.visible_school(uai, viewer)
+        with self.session() as session:
+            school = session.get(School, uai)
+            assert school is not None
+            return forms.view_of(school, session.get(ReturnedForms, uai))
+
+    def record_returned_forms(self, uai: str, counts: dict[str, object], *, by: str) -> ReturnedFormsView:
+        """Set some of the counts of a school (the others are kept), as `by`: its director, its CPD or an
+        administrator. Each change is written in the audit log with the counts before and after."""
+        parsed = {field: forms.parse_count(field, raw) for field, raw in counts.items() if raw is not None}
+        unknown = sorted(set(parsed) - set(forms.COUNTS))
+        if unknown:
+            raise InvalidValue("formulaire", unknown[0], "compte inconnu.", hint="comptes : " + ", ".join(forms.COUNTS))
+        if not parsed:
+            raise InvalidValue("formulaires rendus", "", "aucun nombre donné.",
+                               hint="indiquez au moins un des comptes : " + ", ".join(forms.COUNTS.values()) + ".")
+        actor = self.manager(by, attempted="forms.record", target=uai)
+        uai = self.visible_school(uai, actor)
+        with self.session() as session:
+            school = session.get(School, uai)
+            assert school is not None
+            reasons = forms.record_reasons(actor, school)
+        if reasons:
+            self.refuse_administration(actor, "forms.record", uai, reasons)
+        with self.engine.transaction() as session:
+            school = session.get(School, uai)
+            assert school is not None
+            view, changes = forms.apply_counts(session, school, parsed, actor, self.engine.clock())
+            audit.record(session, actor, "forms.record", uai, {"changes": changes, **parsed})
+            return view
 
     def definition(self, definition_id: str) -> Definition:
         if definition_id not in self.definitions:

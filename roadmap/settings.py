@@ -39,6 +39,11 @@ class Settings:
     def files_dir(self) -> Path:
         return self.home / "files"
 
+    @property
+    def ents_file(self) -> Path:
+        """The ENT catalogue, beside the académies' reference data."""
+        return self.territory_file.parent / "ents.toml"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)

@@ -20,7 +20,7 @@ from roadmap.directory import ImportReport, short_circonscription_name
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.french import french_datetime
 from roadmap.jsonview import iso_utc
-from roadmap.models import Academie, AuditEntry, Circonscription, Departement, Person, School
+from roadmap.models import Academie, AuditEntry, Circonscription, Departement, Person, ReturnedForms, School
 from roadmap.reminders import ZONES
 from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope, people_in_scope
 from roadmap.signin import SIGN_IN_KIND
@@ -430,12 +430,48 @@ class WaitingSchool:
 
 
 @dataclass(frozen=True, slots=True)
+class FormsTotal:
+    """What came back from families, summed over a département's schools (counts only)."""
+
+    departement: str
+    schools_reporting: int  # schools that recorded something
+    acknowledgements: int
+    authorisations: int
+    activation_codes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     columns: list[DashboardColumn]
     rows: list[DashboardRow]
     totals: dict[str, int]
     schools: int
     waiting: list[WaitingSchool] = field(default_factory=list)
+    returned_forms: list[FormsTotal] = field(default_factory=list)
+
+
+def returned_forms_totals(roadmap: Roadmap, viewer: Actor = OPERATOR, departement: str | None = None
+                          ) -> list[FormsTotal]:
+    """Returned forms summed per département over the viewer's schools (one grouped query)."""
+    query = (
+        columns_of(
+            col(School.departement_code),
+            func.count(),
+            func.sum(col(ReturnedForms.acknowledgements)),
+            func.sum(col(ReturnedForms.authorisations)),
+            func.sum(col(ReturnedForms.activation_codes)),
+        )
+        .select_from(ReturnedForms)
+        .join(School, col(School.uai) == col(ReturnedForms.uai))
+        .where(in_scope(viewer))
+        .group_by(col(School.departement_code))
+        .order_by(col(School.departement_code))
+    )
+    if departement:
+        query = query.where(col(School.departement_code) == departement.zfill(3))
+    with roadmap.session() as session:
+        return [FormsTotal(dep, int(n), int(a or 0), int(b or 0), int(c or 0))
+                for dep, n, a, b, c in session.execute(query)]
 
 
 def dashboard_view(roadmap: Roadmap, departement: str | None = None, viewer: Actor = OPERATOR) -> Dashboard:
@@ -501,7 +537,8 @@ def dashboard_view(roadmap: Roadmap, departement: str | None = None, viewer: Act
         for circo, row in counts.items()
     ]
     rows.sort(key=lambda r: r.name)
-    return Dashboard(columns, rows, totals, sum(totals.values()), waiting)
+    forms = returned_forms_totals(roadmap, viewer, departement)
+    return Dashboard(columns, rows, totals, sum(totals.values()), waiting, forms)
 
 
 # ------------------------------------------------------------------------------------------------ people, audit

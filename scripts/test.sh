@@ -16,10 +16,13 @@ source scripts/postgres.sh
 source scripts/wheel_check.sh
 # shellcheck source=scripts/chromium.sh
 source scripts/chromium.sh
+# shellcheck source=scripts/weasyprint.sh
+source scripts/weasyprint.sh
 
 ensure_venv
 pg_ensure_installed
 chromium_ensure_installed
+weasyprint_ensure_libs
 pg_start_throwaway
 
 # Run every stage even if an earlier one fails, so one CI run reports all

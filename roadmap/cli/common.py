@@ -49,6 +49,8 @@ reminders_app = typer.Typer(help="Rappels et relances par courriel.", no_args_is
 app.add_typer(reminders_app, name="reminders")
 mail_app = typer.Typer(help="Courriels : journal d'envoi, lecture, essai.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
+forms_app = typer.Typer(help="Formulaires rendus par les familles (nombres seulement).", no_args_is_help=True)
+app.add_typer(forms_app, name="forms")
 
 # C0/C1 controls (ESC, BEL, \r...), DEL and bidi overrides/isolates: shown escaped, never sent raw to a terminal.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -10,13 +10,26 @@ import traceback
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from roadmap.cli import audit, backup, definitions, imports, mail, overview, people, schools, serve, setup, tables
+from roadmap.cli import (
+    audit,
+    backup,
+    definitions,
+    documents,
+    imports,
+    mail,
+    overview,
+    people,
+    schools,
+    serve,
+    setup,
+    tables,
+)
 from roadmap.cli.common import app, err
 from roadmap.errors import InvalidValue, RoadmapError
 from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
-COMMAND_GROUPS = (audit, backup, definitions, imports, mail, overview, people, schools, serve, setup, tables)
+COMMAND_GROUPS = (audit, backup, definitions, documents, imports, mail, overview, people, schools, serve, setup, tables)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (
@@ -46,6 +59,7 @@ REMEDIES = {
     "import_annuaire": "importez-le : roadmap import annuaire FICHIER --by EMAIL",
     "list_mail": "les messages : roadmap mail list",
     "install_definitions": "vérifiez : roadmap definition check FICHIER ; installez : roadmap init",
+    "draft_documents": "ou produisez un brouillon à compléter à la main : ajoutez --draft",
 }
 # The option of the command line that carries each field named by the domain.
 FIELD_OPTIONS = {"rôle": "--role", "périmètre": "--scope", "nom": "--name", "étape": "--step"}

@@ -43,6 +43,12 @@ def print_dashboard(roadmap: Roadmap, departement: str | None, as_json: bool, vi
     table.add_row("Total", *[f"{overview.totals.get(c.id, 0) or '·'}" for c in columns], f"{overview.schools}")
     out.print(table)
     out.print("Légende : " + " · ".join(f"{c.short} = {c.label}" for c in columns))
+    for forms in overview.returned_forms:
+        out.print(
+            f"Formulaires rendus, département {forms.departement} ({forms.schools_reporting} école(s)) : "
+            f"{forms.acknowledgements} accusé(s) de réception, {forms.authorisations} autorisation(s) de publication, "
+            f"{forms.activation_codes} code(s) d'activation remis."
+        )
     if overview.waiting:
         out.print("En attente d'une décision :")
         for entry in overview.waiting:

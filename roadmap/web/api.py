@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from roadmap.board import Board
+from roadmap.forms import ReturnedFormsView
 from roadmap.inbox import Inbox
 from roadmap.jsonview import dumps
 from roadmap.schoolpage import SchoolPage, school_page
@@ -103,6 +104,29 @@ def check(request: Request, uai: str, item: str, body: ItemRequest) -> Response:
     uai = roadmap.visible_school(uai, actor)
     roadmap.check(uai, item, body.value, actor.id, clear=body.clear, expected_version=body.expected_version)
     return json(school_page(roadmap, uai, actor))
+
+
+class FormsRequest(BaseModel):
+    """The counts to set (those left out keep their value). Whole numbers ≥ 0: refused otherwise, in French."""
+
+    acknowledgements: int | str | None = None
+    authorisations: int | str | None = None
+    activation_codes: int | str | None = None
+
+
+@router.get("/schools/{uai}/forms", responses={200: {"model": ReturnedFormsView}},
+            summary="Formulaires rendus par les familles (nombres seulement)")
+def forms(request: Request, uai: str) -> Response:
+    return json(web_of(request).roadmap.returned_forms(uai, signed_in(request)))
+
+
+@router.post("/schools/{uai}/forms", responses={200: {"model": ReturnedFormsView}},
+             summary="Enregistrer les formulaires rendus (direction de l'école, CPD, administration)")
+def record_forms(request: Request, uai: str, body: FormsRequest) -> Response:
+    actor = checked_write(request)
+    roadmap = web_of(request).roadmap
+    uai = roadmap.visible_school(uai, actor)
+    return json(roadmap.record_returned_forms(uai, body.model_dump(), by=actor.id))
 
 
 @router.get("/mail", responses={200: {"model": list[MailLine]}}, summary="Journal des courriels (admin, CPD)")

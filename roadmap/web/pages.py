@@ -13,13 +13,15 @@ from starlette.datastructures import FormData, UploadFile
 
 from roadmap.board import SORTS, BoardFilters, board_lines, board_view
 from roadmap.bulk import MAX_SCHOOLS, apply_bulk, bulk_items
+from roadmap.documents import document_kind
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.files import MAX_FILE_BYTES, Upload
+from roadmap.forms import COUNTS
 from roadmap.inbox import inbox_view
 from roadmap.links import action_link_view
 from roadmap.roles import ROLE_LABELS
 from roadmap.schoolpage import school_page
-from roadmap.views import mail_detail, mail_lines, people_lines, sink_detail, sink_lines
+from roadmap.views import mail_detail, mail_lines, people_lines, returned_forms_totals, sink_detail, sink_lines
 from roadmap.web import charts, exports
 from roadmap.web.app import (
     SESSION_COOKIE,
@@ -168,9 +170,10 @@ def dashboard(request: Request) -> Response:
     require_role(actor, "cpd", "ien", "dane", "admin")
     filters = _filters(request)
     board = board_view(web_of(request).roadmap, filters, actor)
+    forms = returned_forms_totals(web_of(request).roadmap, actor, filters.departement or None)
     query = request.url.query
     return render(request, "dashboard.html", {
-        "board": board, "chart": charts.bar_chart(board.chart), "sorts": SORTS, "query": query,
+        "board": board, "chart": charts.bar_chart(board.chart), "sorts": SORTS, "query": query, "forms": forms,
         "sort_link": lambda key: _sort_link(request, filters, key),
         "page_link": lambda page: _with(request, page=str(page)),
     })
@@ -278,6 +281,28 @@ def _owed_or_past_file(roadmap: Any, uai: str, item: str) -> Any:
         instance = roadmap.instance(session, uai)
         values = roadmap.engine.values(session, instance)
     return next((v for (_step, key), v in values.items() if key == item), None)
+
+
+@router.get("/ecoles/{uai}/documents/{name}")
+def school_document(request: Request, uai: str, name: str, brouillon: str = "") -> Response:
+    """One family document as a PDF download (a draft, with blank lines for what is missing, with ?brouillon=1)."""
+    actor = signed_in(request)
+    roadmap = web_of(request).roadmap
+    uai = roadmap.visible_school(uai, actor)
+    kind = document_kind(name)
+    pdf = roadmap.family_documents(uai, actor, draft=brouillon == "1", only=[kind.name])[0].pdf
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="{kind.download_name(uai)}"'})
+
+
+@router.post("/ecoles/{uai}/formulaires")
+async def school_forms(request: Request, uai: str) -> Response:
+    actor = signed_in(request)
+    form = await checked_form(request)
+    roadmap = web_of(request).roadmap
+    uai = roadmap.visible_school(uai, actor)
+    roadmap.record_returned_forms(uai, {field: text(form, field) or None for field in COUNTS}, by=actor.id)
+    return RedirectResponse(f"/ecoles/{uai}?fait=formulaires#formulaires", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------ to do, actions

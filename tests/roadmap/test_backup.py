@@ -18,6 +18,9 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
 ) -> None:
     ok(capsys, "demo")  # real schools, people, checks with an attached file, moves
     ok(capsys, "school", "suspend", "0350266Z", "--by", "cpd.numerique35@ac-rennes.fr", "--note", "budget")
+    ok(capsys, "forms", "record", "0350122T", "--acknowledgements", "12", "--codes", "20",
+       "--by", "claire.martin@ac-rennes.fr")
+    forms_before = json.loads(ok(capsys, "forms", "show", "0350122T", "--json"))
     first = tmp_path / "export-1.zip"
     assert "lignes exportées" in ok(capsys, "export", first)
     before = json.loads(ok(capsys, "school", "show", "0350122T", "--json"))
@@ -29,6 +32,8 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
     assert "lignes restaurées" in ok(capsys, "restore", first, "--by", ADMIN_EMAIL)
     after = json.loads(ok(capsys, "school", "show", "0350122T", "--json"))
     assert after == before
+    assert json.loads(ok(capsys, "forms", "show", "0350122T", "--json")) == forms_before
+    assert forms_before["acknowledgements"] == 12 and forms_before["activation_codes"] == 20
     minutes = next(i for i in json.loads(ok(capsys, "school", "show", "0350165P", "--json"))["history"]
                    if i["data"] and i["data"]["item"] == "minutes")["data"]["value"]
     restored_file = tmp_path / "restored" / "files" / minutes["sha256"][:2] / minutes["sha256"]

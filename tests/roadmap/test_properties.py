@@ -127,6 +127,9 @@ def database_copy(template_url: str, tmp_path: Path, number: int) -> Iterator[st
 
 NATIONAL = tomllib.loads((REPO_DATA / "roadmaps" / "national.toml").read_text(encoding="utf-8"))
 STEPS: dict[str, dict[str, Any]] = {step["id"]: step for step in NATIONAL["steps"]}
+# Text items with a format (the documents' facts, named by the definition's guard table) and a value that fits it.
+_FACTS = NATIONAL["guards"]["family_documents_facts"]
+FORMATTED_TEXTS = {_FACTS["address_item"]: "https://ent.exemple.fr/", _FACTS["year_item"]: "2026-2027"}
 STEP_ORDER = [step["id"] for step in NATIONAL["steps"]]
 STATES: dict[str, str | None] = {}  # state -> its step (None for holds and finals)
 for _step in NATIONAL["steps"]:
@@ -186,7 +189,7 @@ def valid_value(step: str, item: dict[str, Any]) -> str:
     if item["type"] == "choice":
         return str(item["choices"][-1])
     if item["type"] == "text":
-        return "messagerie, blog, cahier de liaison"
+        return FORMATTED_TEXTS.get(f"{step}.{item['id']}", "messagerie, blog, cahier de liaison")
     return str(FILES["minutes"])
 
 

@@ -30,7 +30,8 @@ FUNDING_ITEMS = {"presented_to_collectivite": "2026-09-20", "funding_agreement":
 COUNCIL_ITEMS = {"council_date": "06/11/2026", "reasons_presented": "oui", "onde_transfer_announced": "oui",
                  "no_consent_explained": "oui", "rights_explained": "oui"}
 TRANSMISSION_ITEMS = {"row_checked": "oui", "sent_to_ien": "oui"}
-SETUP_ITEMS = {"configured": "oui", "delivery_date": "2026-11-15", "accepted_by_collectivite": "oui"}
+SETUP_ITEMS = {"configured": "oui", "delivery_date": "2026-11-15", "accepted_by_collectivite": "oui",
+               "ent_address": "https://ent.exemple.fr/", "school_year": "2026-2027"}
 GDPR_ITEMS = {"legal_notices_shown": "oui", "record_sent_to_dsden": "2026-11-18"}
 TRAINING_ITEMS = {"technical_training_date": "2026-11-19", "usage_training_date": "2026-11-20"}
 

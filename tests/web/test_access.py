@@ -96,6 +96,12 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/ecoles/{uai}"): [Check("GET", lambda r: f"/ecoles/{CARDROC}", SCHOOL_PAGE)],
     ("GET", "/ecoles/{uai}/fichiers/{item}"): [
         Check("GET", lambda r: f"/ecoles/{CARDROC}/fichiers/minutes", SCHOOL_PAGE)],
+    ("GET", "/ecoles/{uai}/documents/{name}"): [  # Cardroc lacks the setup's facts: drafts only, for now
+        Check("GET", lambda r: f"/ecoles/{CARDROC}/documents/lettre-information-familles.pdf?brouillon=1",
+              SCHOOL_PAGE)],
+    ("POST", "/ecoles/{uai}/formulaires"): [  # counts: the school's director, its CPD, an administrator
+        Check("POST", lambda r: f"/ecoles/{CARDROC}/formulaires",
+              every(403, anon=303, dir2=404, ien2=404, dir=303, cpd=303, admin=303), {"acknowledgements": "3"})],
     ("POST", "/ecoles/{uai}/liste/{item}"): [  # the minutes are with the IEN: the list waits too
         Check("POST", lambda r: f"/ecoles/{CARDROC}/liste/council_date", every(409, anon=303, dir2=404, ien2=404),
               {"valeur": "02/11/2026"})],
@@ -128,6 +134,11 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("POST", "/api/schools/{uai}/checklist/{item}"): [
         Check("POST", lambda r: f"/api/schools/{CARDROC}/checklist/council_date",
               every(409, anon=401, dir2=404, ien2=404), {"value": "02/11/2026"}, api=True)],
+    ("GET", "/api/schools/{uai}/forms"): [
+        Check("GET", lambda r: f"/api/schools/{CARDROC}/forms", SCHOOL_API, api=True)],
+    ("POST", "/api/schools/{uai}/forms"): [
+        Check("POST", lambda r: f"/api/schools/{CARDROC}/forms",
+              every(403, anon=401, dir2=404, ien2=404, dir=200, cpd=200, admin=200), {"authorisations": 2}, api=True)],
     ("GET", "/api/mail"): [Check("GET", lambda r: "/api/mail", every(403, anon=401, cpd=200, admin=200), api=True)],
 }
 CHANGES = {("POST", "/ecoles/{uai}/evenements/{event}"), ("POST", "/action/{token}"),
