@@ -836,7 +836,8 @@ def test_the_engines_own_events_are_reserved(tmp_path: Path, event: str) -> None
 # ======================================================================================== guard parameters
 
 
-MANUAL_PARAMS = '[guards.manual_accounts_route]\nent_item = "definition.ent"\nlist_item = "transmission.accounts_list_sent"\n'
+MANUAL_PARAMS = ('[guards.manual_accounts_route]\nent_item = "definition.ent"\n'
+                 'list_item = "transmission.accounts_list_sent"\n')
 
 
 def national_copy(directory: Path, old: str, new: str) -> tuple[Path, str]:
