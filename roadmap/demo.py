@@ -91,7 +91,7 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
                 roadmap.transmissions.approve(draft.id, by=table["by"])
         for agreement in scenario.get("agreements", []):
             for kind in agreement["kinds"]:
-                roadmap.transmissions.add_agreement(DEMO_DEPARTEMENT, agreement["ent"], kind,
+                roadmap.transmissions.add_agreement(DEMO_DEPARTEMENT, agreement["publisher"], kind,
                                                     _value(agreement["signed_on"], roadmap), by=CPD_EMAIL)
         for entry in (e for e in schools if e.get("accounts")):
             roadmap.fire(entry["uai"], "exported_to_publisher", CPD_EMAIL)

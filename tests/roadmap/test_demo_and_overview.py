@@ -64,11 +64,13 @@ def test_dashboard_counts_schools_per_step_and_circonscription(
     ok(capsys, "demo")
     overview = json.loads(ok(capsys, "dashboard", "--json"))
     assert overview["schools"] == 115
-    assert overview["totals"] == {"definition": 110, "funding": 2, "school_council": 2, "transmission": 1}
+    assert overview["totals"] == {"definition": 106, "funding": 2, "school_council": 2, "transmission": 2,
+                                  "setup": 3}
     assert sum(row["total"] for row in overview["rows"]) == 115
     bruz = next(row for row in overview["rows"] if row["uai"] == "0350739N")
     assert bruz["counts"] == {"definition": 25, "transmission": 1} and bruz["name"] == "de Bruz"
-    assert {w["uai"]: w["waiting_for"] for w in overview["waiting"]} == {"0350122T": "cpd", "0350165P": "ien"}
+    assert {w["uai"]: w["waiting_for"] for w in overview["waiting"]} == {
+        "0350122T": "cpd", "0350165P": "ien", "0351620W": "cpd", "0350306T": "cpd", "0351669Z": "cpd"}
     text = ok(capsys, "dashboard")
     assert "Écoles par étape" in text and "En attente d'une décision" in text
     assert json.loads(ok(capsys, "dashboard", "--departement", "022", "--json"))["schools"] == 0
