@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
 
+from notifications.delivery import SinkSender
+from roadmap.mailer import RoadmapDispatcher
 from roadmap.models import TransmissionBatch
 from roadmap.settings import Settings
+from roadmap.views import sink_lines
 from tests.roadmap import walk
 from tests.roadmap.test_transmission import ready
 from tests.roadmap.test_walkthrough import small_roadmap, state_of
-from tests.web.client import CPD, csrf_of, demo_roadmap, signed_in_client
+from tests.web.client import CPD, DEMO_NOW, client_for, csrf_of, demo_roadmap, signed_in_client
 
 BAULON = "0350122T"  # ready in the demo, waiting for the CPD's next table
 
@@ -41,6 +45,14 @@ def test_the_cpd_composes_and_sends_a_table_from_the_page(settings: Settings) ->
     assert download.status_code == 200 and hashlib.sha256(download.content).hexdigest() == stored.sha256
     sheet = load_workbook(io.BytesIO(download.content)).active
     assert sheet is not None and sheet["A2"].value == BAULON
+
+    # Without an SMTP server the table lands in the local mail sink, which lists the attached file.
+    RoadmapDispatcher(roadmap, SinkSender(roadmap.db)).run_once(DEMO_NOW + timedelta(minutes=5))
+    received = next(line for line in sink_lines(roadmap, recipient="dsi.creation-comptes@ac-rennes.fr")
+                    if "n° 3" in line.subject)
+    assert received.recipients == ["dsi.creation-comptes@ac-rennes.fr", "dane.premier-degre@ac-rennes.fr"]
+    message = client_for(roadmap, sink=True).get(f"/boite-locale/{received.id}")
+    assert "tableau-creation-comptes-035-3.xlsx" in message.text and "Pièces jointes" in message.text
 
 
 def test_the_dane_returns_then_validates_a_first_table_from_the_page(settings: Settings, tmp_path: Path) -> None:
