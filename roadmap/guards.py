@@ -32,6 +32,7 @@ MANUAL_ROUTE = {
 # ({uai: target state}): the `in_batch` guard lets only those through, so these events cannot be fired on one school
 # by hand, and the batch's route picks the edge.
 BATCH_MOVE = "transmission_batch_move"
+BATCH_GUARD = "in_batch"
 AGREEMENT_KINDS = {
     "convention": "la convention entre le DASEN et l'éditeur",
     "dsi_agreement": "l'accord entre la DSI et l'éditeur",
@@ -175,7 +176,7 @@ def roadmap_guards(territory_file: Path | None = None) -> GuardRegistry:
         MANUAL_ROUTE,
     )
     registry.register(
-        "in_batch", in_batch, "Action faite pour tout le tableau du département (service des transmissions)."
+        BATCH_GUARD, in_batch, "Action faite pour tout le tableau du département (service des transmissions)."
     )
     registry.register(
         "publisher_agreements",

@@ -331,7 +331,7 @@ class Messages:
         """The decisions the recipient may take from their email: links to a confirmation page (see links.py)."""
         return [
             {"label": definition.event_label(event), "url": self.action_links.url(uai, event, state, entered_at)}
-            for event in decisions_for(definition, state, role)
+            for event in decisions_for(definition, state, role, one_school=True)
         ]
 
     def reminder_drafts(self, session: Session, due: Sequence[DueReminder], at: datetime) -> list[Draft]:
