@@ -64,6 +64,8 @@ def test_the_dane_returns_then_validates_a_first_table_from_the_page(settings: S
     page = dane.get(f"/transmissions/{first.id}")
     assert page.status_code == 200 and "Valider le tableau" in page.text and "Renvoyer le tableau" in page.text
     assert "Valider le tableau" not in signed_in_client(roadmap, walk.CPD).get(f"/transmissions/{first.id}").text
+    todo = dane.get("/a-faire").text  # the DANE's to-do leads to the table
+    assert walk.SCHOOL in todo and 'href="/transmissions"' in todo and "sur le tableau du département" in todo
     school = dane.get(f"/ecoles/{walk.SCHOOL}").text  # the table's moves are made on the table, not one school
     assert "/evenements/validate_table" not in school and "/evenements/return_table" not in school
     empty_note = dane.post(f"/transmissions/{first.id}/renvoi", data={"csrf": csrf_of(page.text), "note": " "})
