@@ -23,6 +23,11 @@ ACTION_LABELS = {
     "people.reminders": "réception des rappels réglée",
     "mail.test": "message d'essai envoyé",
     "refused": "action d'administration refusée",
+    "transmission.compose": "tableau composé",
+    "transmission.send": "tableau envoyé",
+    "transmission.approve": "tableau validé par la DANE",
+    "transmission.return": "tableau renvoyé par la DANE",
+    "agreements.add": "accord avec un éditeur enregistré",
 }
 
 

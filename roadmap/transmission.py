@@ -58,14 +58,6 @@ STATUS_LABELS = {
     RETURNED: "renvoyé par la DANE",
 }
 ROUTE_LABELS = {"dane": "DANE (premier tableau du département)", "dsi": "DSI, DANE en copie"}
-ACTION_LABELS = {
-    "transmission.compose": "tableau composé",
-    "transmission.send": "tableau envoyé",
-    "transmission.approve": "tableau validé par la DANE",
-    "transmission.return": "tableau renvoyé par la DANE",
-    "agreements.add": "accord avec un éditeur enregistré",
-}
-audit.ACTION_LABELS.update(ACTION_LABELS)
 KIND_LABELS = {"convention": "convention DASEN–éditeur", "dsi_agreement": "accord DSI–éditeur"}
 MANUAL_ROUTE = "ENT sans création automatique : voie manuelle (l'école transmet sa liste à l'éditeur)."
 
