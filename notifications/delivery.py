@@ -24,7 +24,7 @@ import aiosmtplib
 from aiosmtplib import SMTPResponse
 from sqlalchemy import Engine, Table, insert
 
-from notifications.models import SinkMessage, utcnow
+from notifications.models import Attachment, SinkAttachment, SinkMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ class Email:
     headers: dict[str, str] = field(default_factory=dict)  # extra headers, replacing defaults of the same name
     to_name: str = ""
     date: datetime | None = None  # the Date header; now when None
+    cc: tuple[str, ...] = ()  # bare addresses in copy: the Cc header and envelope recipients
+    attachments: tuple[Attachment, ...] = ()  # with any: multipart/mixed around the text (and HTML)
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to, *self.cc]
 
 
 def _one_line(value: str) -> str:
@@ -64,6 +70,8 @@ def to_mime(email: Email) -> EmailMessage:
     message["Date"] = format_datetime((email.date or datetime.now(UTC)).astimezone(UTC))
     message["From"] = _one_line(email.sender)
     message["To"] = Address(display_name=_one_line(email.to_name), addr_spec=email.to)
+    if email.cc:
+        message["Cc"] = ", ".join(_one_line(address) for address in email.cc)
     message["Subject"] = _one_line(email.subject)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
@@ -75,6 +83,11 @@ def to_mime(email: Email) -> EmailMessage:
     message.set_content(email.text, charset="utf-8", cte="quoted-printable")
     if email.html:
         message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for attachment in email.attachments:  # turns the message into multipart/mixed, the body first
+        message.add_attachment(
+            attachment.content, maintype=attachment.maintype, subtype=attachment.subtype,
+            filename=_one_line(attachment.filename),
+        )
     return message
 
 
@@ -363,7 +376,7 @@ class SmtpSender:
         envelope_sender = parseaddr(email.sender)[1] or email.sender
         try:
             refused, _reply_text = await client.send_message(
-                message, sender=envelope_sender, recipients=[email.to])
+                message, sender=envelope_sender, recipients=email.recipients)
         except aiosmtplib.SMTPRecipientsRefused as error:
             return outcome_of_refusals({refusal.recipient: SMTPResponse(refusal.code, refusal.message)
                                         for refusal in error.recipients}), False
@@ -401,21 +414,27 @@ class SinkSender:
         if not emails:
             return []
         received = self.clock()
-        rows = [
-            {
-                "message_id": email.message_id,
-                "received_at": received,
-                "sender": email.sender,
-                "recipients": [email.to],
-                "subject": _one_line(email.subject),
-                "text_body": email.text,
-                "html_body": email.html,
-            }
-            for email in emails
-        ]
         table: Table = SinkMessage.__table__  # type: ignore[attr-defined]
+        files: Table = SinkAttachment.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as connection:
-            connection.execute(insert(table), rows)
+            for email in emails:
+                row = {
+                    "message_id": email.message_id,
+                    "received_at": received,
+                    "sender": email.sender,
+                    "recipients": email.recipients,
+                    "subject": _one_line(email.subject),
+                    "text_body": email.text,
+                    "html_body": email.html,
+                }
+                sink_id = connection.execute(insert(table).returning(table.c.id), row).scalar_one()
+                if email.attachments:
+                    connection.execute(insert(files), [
+                        {"sink_id": sink_id, "position": position, "filename": attachment.filename,
+                         "content_type": attachment.content_type, "size": len(attachment.content),
+                         "content": attachment.content}
+                        for position, attachment in enumerate(email.attachments)
+                    ])
         return [SendOutcome.sent() for _ in emails]
 
 

@@ -60,6 +60,8 @@ from notifications.models import (
     IMMEDIATE,
     PENDING,
     SENT,
+    Attachment,
+    OutboxAttachment,
     OutboxMessage,
     RecipientPreference,
     utcnow,
@@ -74,6 +76,7 @@ DIGEST_KIND = "digest"
 
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _PREFERENCES: Table = RecipientPreference.__table__  # type: ignore[attr-defined]
+_ATTACHMENTS: Table = OutboxAttachment.__table__  # type: ignore[attr-defined]
 
 
 class WindowCalendar(Protocol):
@@ -185,7 +188,8 @@ class Dispatcher:
                                         limit=self.batch_size, now=now)
                 if not batch:
                     break
-                outcomes = self._send([self._email(message, at) for message in batch])
+                files = self._attachments([message.id for message in batch if message.id is not None])
+                outcomes = self._send([self._email(message, at, files.get(message.id or 0, ())) for message in batch])
                 with self.engine.begin() as connection:
                     final = self._mark(connection, batch, outcomes, at)
                 for status in final:
@@ -338,10 +342,21 @@ class Dispatcher:
 
     # ------------------------------------------------------------------------------------------- send, mark
 
-    def _email(self, message: OutboxMessage, at: datetime) -> Email:
+    def _attachments(self, ids: Sequence[int]) -> dict[int, tuple[Attachment, ...]]:
+        """The files of the claimed messages that have some (one query per batch)."""
+        t = _ATTACHMENTS
+        query = (select(t.c.message_id, t.c.filename, t.c.content_type, t.c.content)
+                 .where(t.c.message_id.in_(ids)).order_by(t.c.message_id, t.c.position))
+        found: dict[int, list[Attachment]] = {}
+        with self.engine.connect() as connection:
+            for message_id, filename, content_type, content in connection.execute(query):
+                found.setdefault(message_id, []).append(Attachment(filename, content_type, bytes(content)))
+        return {message_id: tuple(files) for message_id, files in found.items()}
+
+    def _email(self, message: OutboxMessage, at: datetime, attachments: tuple[Attachment, ...] = ()) -> Email:
         return Email(message_id=message.message_id, sender=self.mail_from, to=message.recipient,
                      to_name=message.recipient_name, subject=message.subject, text=message.text_body,
-                     html=message.html_body, date=at)
+                     html=message.html_body, date=at, cc=tuple(message.cc or ()), attachments=attachments)
 
     def _send(self, emails: Sequence[Email]) -> list[SendOutcome]:
         try:

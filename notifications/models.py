@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 PENDING = "pending"  # waiting for its time (due_at, next_attempt_at)
@@ -18,6 +19,23 @@ STATUSES = (PENDING, SENT, FAILED, CANCELLED, DIGESTED)
 IMMEDIATE = "immediate"
 DIGEST = "digest"
 MODES = (IMMEDIATE, DIGEST)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message: its name as the recipient sees it, its MIME type ("type/subtype"), its bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def maintype(self) -> str:
+        return self.content_type.partition("/")[0] or "application"
+
+    @property
+    def subtype(self) -> str:
+        return self.content_type.partition("/")[2] or "octet-stream"
 
 
 def utcnow() -> datetime:
@@ -63,6 +81,22 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = _moment(nullable=True)
     digest_id: int | None = Field(default=None)  # the digest message that carried it
     meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    cc: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # copied recipients
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with an outbox message (kept with it: a retry sends the same bytes)."""
+
+    __tablename__ = "outbox_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("outbox_message.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    position: int = Field(default=0)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SinkMessage(SQLModel, table=True):
@@ -78,6 +112,22 @@ class SinkMessage(SQLModel, table=True):
     subject: str = Field(max_length=255)
     text_body: str = Field(sa_column=Column(Text, nullable=False))
     html_body: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class SinkAttachment(SQLModel, table=True):
+    """A file the local mail sink received with a message."""
+
+    __tablename__ = "mail_sink_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sink_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mail_sink.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    position: int = Field(default=0)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    size: int = Field(default=0)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RecipientPreference(SQLModel, table=True):

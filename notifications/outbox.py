@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel
 
-from notifications.models import CANCELLED, PENDING, utcnow
+from notifications.models import CANCELLED, PENDING, Attachment, utcnow
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Draft:
     calendar: str = ""
     digest: bool = False
     meta: dict[str, Any] | None = field(default=None)
+    cc: tuple[str, ...] = ()  # also receive the message (one message, several recipients)
+    attachments: tuple[Attachment, ...] = ()
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -74,15 +76,26 @@ def enqueue(session: Session, drafts: Sequence[Draft], *, domain: str, now: date
             "claimed_until": None,
             "digest_id": None,
             "meta": draft.meta,
+            "cc": [address.lower() for address in draft.cc] or None,
         }
         for draft in drafts
     ]
     table = _OUTBOX
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=["key"])
-    result = session.connection().execute(statement.returning(table.c.id), rows)
-    return len(result.all())
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(table).on_conflict_do_nothing(index_elements=["key"])
+    result = session.connection().execute(statement.returning(table.c.key, table.c.id), rows)
+    inserted: dict[str, int] = {key: identifier for key, identifier in result}
+    files = [
+        {"message_id": inserted[draft.key], "position": position, "filename": attachment.filename,
+         "content_type": attachment.content_type, "content": attachment.content}
+        for draft in drafts
+        if draft.key in inserted
+        for position, attachment in enumerate(draft.attachments)
+    ]
+    if files:
+        session.connection().execute(insert(_ATTACHMENTS), files)
+    return len(inserted)
 
 
 def cancel(session: Session, group_key: str) -> int:
@@ -92,6 +105,7 @@ def cancel(session: Session, group_key: str) -> int:
 
 
 _OUTBOX = SQLModel.metadata.tables["outbox_message"]
+_ATTACHMENTS = SQLModel.metadata.tables["outbox_attachment"]
 _CANCEL = (
     update(_OUTBOX)
     .where(_OUTBOX.c.group_key == bindparam("cancelled_group"), _OUTBOX.c.status == PENDING)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
@@ -153,27 +154,44 @@ def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: 
     return problems
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _cells(rows: Sequence[Mapping[str, str]]) -> list[list[str]]:
+    return [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
+
+
+def _save_xlsx(rows: Sequence[Mapping[str, str]], handle: IO[bytes]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)  # streamed: a national table stays linear in time and memory
+    sheet = workbook.create_sheet("Création des comptes")
+    for values in [list(COLUMNS), *_cells(rows)]:
+        row = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"  # never a formula, whatever the text
+            row.append(cell)
+        sheet.append(row)
+    workbook.save(handle)
+
+
+def xlsx_bytes(rows: Sequence[Mapping[str, str]]) -> bytes:
+    """The table as an .xlsx file in memory (what a batch stores and attaches to its email)."""
+    buffer = io.BytesIO()
+    _save_xlsx(rows, buffer)
+    return buffer.getvalue()
+
+
 def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
     """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel), atomically;
     cells that a spreadsheet would take for a formula are written as text."""
-    cells = [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
     if path.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
-        from openpyxl.cell import WriteOnlyCell
-
-        workbook = Workbook(write_only=True)  # streamed: a national table stays linear in time and memory
-        sheet = workbook.create_sheet("Création des comptes")
-        for values in [list(COLUMNS), *cells]:
-            row = []
-            for value in values:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"  # never a formula, whatever the text
-                row.append(cell)
-            sheet.append(row)
         with atomic_write(path) as handle:
-            workbook.save(handle)
+            _save_xlsx(rows, handle)
         return
     with atomic_text(path, encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(COLUMNS)
-        writer.writerows(cells)
+        writer.writerows(_cells(rows))

@@ -24,6 +24,11 @@ ACTION_LABELS = {
     "mail.test": "message d'essai envoyé",
     "forms.record": "formulaires rendus enregistrés",
     "refused": "action d'administration refusée",
+    "transmission.compose": "tableau composé",
+    "transmission.send": "tableau envoyé",
+    "transmission.approve": "tableau validé par la DANE",
+    "transmission.return": "tableau renvoyé par la DANE",
+    "agreements.add": "accord avec un éditeur enregistré",
 }
 
 

@@ -7,6 +7,7 @@ that the append-only history is never merged or rewritten.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -16,12 +17,12 @@ import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import DateTime, Engine, Table, delete, func, insert, select, text
+from sqlalchemy import Date, DateTime, Engine, LargeBinary, Table, delete, func, insert, select, text
 from sqlmodel import SQLModel
 
 import notifications.models
@@ -54,6 +55,10 @@ def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         value = row[column.name]
         if isinstance(column.type, DateTime) and value is not None:
             value = as_utc(value).isoformat()
+        elif isinstance(column.type, Date) and value is not None:
+            value = value.isoformat()
+        elif isinstance(column.type, LargeBinary) and value is not None:
+            value = base64.b64encode(bytes(value)).decode("ascii")  # files kept in a table (sent tables, mail)
         encoded[column.name] = value
     return encoded
 
@@ -61,8 +66,14 @@ def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
 def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     decoded = dict(row)
     for column in table.columns:
-        if isinstance(column.type, DateTime) and decoded.get(column.name) is not None:
+        if decoded.get(column.name) is None:
+            continue
+        if isinstance(column.type, DateTime):
             decoded[column.name] = datetime.fromisoformat(decoded[column.name])
+        elif isinstance(column.type, Date):
+            decoded[column.name] = date.fromisoformat(decoded[column.name])
+        elif isinstance(column.type, LargeBinary):
+            decoded[column.name] = base64.b64decode(decoded[column.name])
     return decoded
 
 

@@ -23,6 +23,7 @@ from roadmap.settings import PARIS
 
 DEMO_ANNUAIRE = "annuaire-demo-ille-et-vilaine.csv"
 CPD_EMAIL = "cpd.numerique35@ac-rennes.fr"
+DEMO_DEPARTEMENT = "035"
 
 SCENARIO = "scenario.toml"
 
@@ -77,12 +78,29 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
     report = roadmap.import_annuaire(data_dir / DEMO_ANNUAIRE, by=admin.email)
     for entry in people["people"]:
         roadmap.add_person(entry["email"], entry["role"], entry["scope"], entry["name"], by=admin.email)
-    walked = []
-    scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))["schools"]
+    scenario = tomllib.loads((data_dir / SCENARIO).read_text(encoding="utf-8"))
     path = happy_path(data_dir)
+    schools = scenario["schools"]
     with backdated(roadmap, DEMO_AGE):
-        for entry in scenario:
-            walked.append((entry["uai"], walk(roadmap, entry["uai"], entry["until"], path)))
+        for number, table in enumerate(scenario.get("tables", []), start=1):
+            for entry in (e for e in schools if e.get("table") == number):
+                walk(roadmap, entry["uai"], entry["until"], path, entry.get("items", {}))
+            draft = roadmap.transmissions.compose(DEMO_DEPARTEMENT, by=CPD_EMAIL)
+            roadmap.transmissions.send(draft.id, by=CPD_EMAIL)
+            if table.get("decision") == "validate":
+                roadmap.transmissions.approve(draft.id, by=table["by"])
+        for agreement in scenario.get("agreements", []):
+            for kind in agreement["kinds"]:
+                roadmap.transmissions.add_agreement(DEMO_DEPARTEMENT, agreement["publisher"], kind,
+                                                    _value(agreement["signed_on"], roadmap), by=CPD_EMAIL)
+        for entry in (e for e in schools if e.get("accounts")):
+            roadmap.fire(entry["uai"], "exported_to_publisher", CPD_EMAIL)
+            if entry["accounts"] == "created":
+                roadmap.fire(entry["uai"], "accounts_created", CPD_EMAIL)
+        for entry in (e for e in schools if "table" not in e):
+            walk(roadmap, entry["uai"], entry["until"], path, entry.get("items", {}))
+    with roadmap.session() as session:
+        walked = [(entry["uai"], roadmap.instance(session, entry["uai"]).state) for entry in schools]
     return DemoSummary(created=True, schools=report.schools, walked=walked)
 
 
@@ -103,7 +121,8 @@ def backdated(roadmap: Roadmap, age: timedelta) -> Iterator[None]:
         roadmap.engine.clock = real
 
 
-def walk(roadmap: Roadmap, uai: str, until: str, path: list[PathStep]) -> str:
+def walk(roadmap: Roadmap, uai: str, until: str, path: list[PathStep], overrides: dict[str, str] | None = None) -> str:
+    """Walk the school along `path` until `until`; `overrides` ("step.item" = value) change or add path values."""
     with roadmap.session() as session:
         director = session.exec(
             select(Person).where(Person.role == "director", Person.scope == uai).order_by(col(Person.source).desc())
@@ -117,7 +136,9 @@ def walk(roadmap: Roadmap, uai: str, until: str, path: list[PathStep]) -> str:
     for stop in path:
         if stop.state == until:
             return until
-        for item, raw in stop.items.items():
+        extra = {key.partition(".")[2]: str(raw) for key, raw in (overrides or {}).items()
+                 if key.partition(".")[0] == stop.state}
+        for item, raw in {**stop.items, **extra}.items():
             if raw == "@minutes":
                 roadmap.check(uai, item, None, director.email, upload=DEMO_MINUTES)
             else:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from sqlmodel import col, select
+from sqlmodel import Session, select
 
 from roadmap.account_table import AccountItems, build_row, row_problems
 from roadmap.family_facts import FACT_ITEMS, family_documents_facts
-from roadmap.models import School
-from roadmap.settings import PARIS
+from roadmap.models import Departement, PublisherAgreement, School
+from roadmap.settings import PARIS, REPO_DATA
+from roadmap.territory import academies
 from workflows import GuardContext, GuardParam, GuardRegistry
-from workflows.guards import is_deferred
-from workflows.models import HistoryEntry, WorkflowInstance
+from workflows.guards import Guard, is_deferred
+
+DEFAULT_TERRITORY = REPO_DATA / "territory" / "academies.toml"
 
 # What each guard reads is given by the definition ([guards.NAME] tables): no item id is written here.
 ENT_ITEM = {"item": GuardParam("item", "choice", "la liste des ENT conformes, où l'école choisit le sien")}
@@ -21,9 +24,19 @@ ACCOUNT_ITEMS = {
     "council_item": GuardParam("item", "date", "la date du conseil d'école (colonne « date CE »)"),
     "ent_item": GuardParam("item", "choice", "l'ENT choisi (colonne « ENT »)"),
 }
-DANE_VALIDATION = {
-    "event": GuardParam("event", description="l'action de validation par la DANE"),
-    "from": GuardParam("state", description="l'état d'où la DANE valide"),
+ENT_CHOICE = {"ent_item": GuardParam("item", "choice", "l'ENT choisi par l'école")}
+MANUAL_ROUTE = {
+    "ent_item": GuardParam("item", "choice", "l'ENT choisi par l'école"),
+    "list_item": GuardParam("item", "bool", "la liste des comptes transmise à l'éditeur (voie manuelle)"),
+}
+# A batch move (roadmap/transmission.py) names, in its session, the schools it moves and where each goes
+# ({uai: target state}): the `in_batch` guard lets only those through, so these events cannot be fired on one school
+# by hand, and the batch's route picks the edge.
+BATCH_MOVE = "transmission_batch_move"
+BATCH_GUARD = "in_batch"
+AGREEMENT_KINDS = {
+    "convention": "la convention entre le DASEN et l'éditeur",
+    "dsi_agreement": "l'accord entre la DSI et l'éditeur",
 }
 
 
@@ -69,33 +82,74 @@ def account_row_valid(ctx: GuardContext) -> list[str]:
     return row_problems(row, ctx.definition.item_spec(items.ent), today(ctx))
 
 
-def departement_first_table_validated(ctx: GuardContext) -> list[str]:
-    """The FIRST table of a département goes through the DANE; once validated, later ones need not."""
-    school = ctx.subject
-    if not isinstance(school, School):
+def _school(ctx: GuardContext) -> School | None:
+    return ctx.subject if isinstance(ctx.subject, School) else None
+
+
+def automatic_ents(session: Session, territory_file: Path, school: School) -> tuple[str, ...]:
+    """The ENTs whose accounts are created automatically in the school's académie (data, kept by the académie)."""
+    departement = session.get(Departement, school.departement_code)
+    info = academies(territory_file).get(departement.academie_code if departement else "")
+    return info.auto_accounts_ents if info else ()
+
+
+def _route_guards(territory_file: Path) -> tuple[Guard, Guard]:
+    def automatic_accounts_route(ctx: GuardContext) -> list[str]:
+        school = _school(ctx)
+        if school is None:
+            return ["école introuvable dans l'annuaire."]
+        _item, chosen = ctx.item("automatic_accounts_route", "ent_item")
+        if chosen and chosen not in automatic_ents(ctx.session, territory_file, school):
+            return [f"ENT sans création automatique des comptes (« {chosen} ») : voie manuelle — cochez que la "
+                    "liste des comptes a été transmise à l'éditeur."]
+        return []
+
+    def manual_accounts_route(ctx: GuardContext) -> list[str]:
+        school = _school(ctx)
+        if school is None:
+            return ["école introuvable dans l'annuaire."]
+        _item, chosen = ctx.item("manual_accounts_route", "ent_item")
+        if not chosen:
+            return ["aucun ENT n'est choisi (étape Définition du projet)."]
+        if chosen in automatic_ents(ctx.session, territory_file, school):
+            return [f"(voie manuelle sans objet : « {chosen} » bénéficie de la création automatique des comptes)"]
+        item, sent = ctx.item("manual_accounts_route", "list_item")
+        if not item.is_done(sent):
+            return [f"voie manuelle : « {item.label} » n'est pas coché."]
+        return []
+
+    return automatic_accounts_route, manual_accounts_route
+
+
+def in_batch(ctx: GuardContext) -> list[str]:
+    if ctx.session.info.get(BATCH_MOVE, {}).get(ctx.instance.subject) == ctx.target:
+        return []
+    return ["cette action porte sur le tableau du département entier, pas sur une école seule : "
+            "passez par « roadmap transmission » (ou la page Transmissions)."]
+
+
+def publisher_agreements(ctx: GuardContext) -> list[str]:
+    school = _school(ctx)
+    if school is None:
         return ["école introuvable dans l'annuaire."]
-    event = ctx.param("departement_first_table_validated", "event")
-    source = ctx.param("departement_first_table_validated", "from")
-    validated = ctx.session.exec(
-        select(HistoryEntry.id)
-        .join(WorkflowInstance, col(WorkflowInstance.id) == col(HistoryEntry.instance_id))
-        .join(School, col(School.uai) == col(WorkflowInstance.subject))
-        .where(
-            HistoryEntry.event == event,
-            HistoryEntry.source == source,
-            School.departement_code == school.departement_code,
+    _item, ent = ctx.item("publisher_agreements", "ent_item")
+    if not ent:
+        return ["aucun ENT n'est choisi : l'éditeur destinataire de l'export est inconnu."]
+    recorded = set(ctx.session.exec(
+        select(PublisherAgreement.kind).where(
+            PublisherAgreement.departement_code == school.departement_code, PublisherAgreement.publisher == ent
         )
-        .limit(1)
-    ).first()
-    if validated is None:
-        return [
-            f"la première transmission du tableau pour le département {school.departement_code} doit être "
-            "validée par la DANE avant tout passage au paramétrage (action « Approuver » de la DANE)."
-        ]
-    return []
+    ).all())
+    return [
+        f"il manque {label} pour l'ENT « {ent} » dans le département {school.departement_code} : le CPD ou la "
+        f"DANE l'enregistre (« roadmap agreements add --departement {school.departement_code} --kind {kind} »)."
+        for kind, label in AGREEMENT_KINDS.items()
+        if kind not in recorded
+    ]
 
 
-def roadmap_guards() -> GuardRegistry:
+def roadmap_guards(territory_file: Path | None = None) -> GuardRegistry:
+    automatic_accounts_route, manual_accounts_route = _route_guards(territory_file or DEFAULT_TERRITORY)
     registry = GuardRegistry()
     registry.register("ent_compliant", ent_compliant, "L'ENT choisi fait partie des solutions conformes.", ENT_ITEM)
     registry.register(
@@ -111,10 +165,25 @@ def roadmap_guards() -> GuardRegistry:
         ACCOUNT_ITEMS,
     )
     registry.register(
-        "departement_first_table_validated",
-        departement_first_table_validated,
-        "La première transmission du département a été validée par la DANE.",
-        DANE_VALIDATION,
+        "automatic_accounts_route",
+        automatic_accounts_route,
+        "L'ENT de l'école bénéficie de la création automatique des comptes dans son académie.",
+        ENT_CHOICE,
+    )
+    registry.register(
+        "manual_accounts_route",
+        manual_accounts_route,
+        "L'ENT de l'école suit la voie manuelle, et la liste des comptes a été transmise à l'éditeur.",
+        MANUAL_ROUTE,
+    )
+    registry.register(
+        BATCH_GUARD, in_batch, "Action faite pour tout le tableau du département (service des transmissions)."
+    )
+    registry.register(
+        "publisher_agreements",
+        publisher_agreements,
+        "La convention DASEN–éditeur et l'accord DSI–éditeur sont enregistrés pour le département et l'ENT.",
+        ENT_CHOICE,
     )
     registry.register(
         "family_documents_facts",

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from notifications.calendar import calendar_for
 from roadmap.board import _applies, _watching
-from roadmap.links import decisions_for
+from roadmap.links import batch_only, decisions_for
 from roadmap.models import School
 from roadmap.reminders import first_tables_validated
 from roadmap.service import Roadmap, in_scope
@@ -32,6 +32,7 @@ class InboxItem:
     since: datetime
     working_days: int
     actions: list[str] = field(default_factory=list)  # event labels the viewer may choose among
+    on_table: bool = False  # decided for the département's whole table (/transmissions), not on the school
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ def inbox_view(roadmap: Roadmap, viewer: Actor) -> Inbox:
         return _director(roadmap, viewer)
     watching = _watching(roadmap)
     wanted: dict[tuple[str, str], list[str]] = {}
+    on_table: set[tuple[str, str]] = set()
     for definition in roadmap.definitions.values():
         for state, spec in definition.states.items():
             step = definition.step_of(state)
@@ -53,6 +55,8 @@ def inbox_view(roadmap: Roadmap, viewer: Actor) -> Inbox:
             events = decisions_for(definition, state, viewer.role)
             if events:
                 wanted[(definition.id, state)] = [definition.event_label(e) for e in events]
+                if all(batch_only(definition, state, event) for event in events):
+                    on_table.add((definition.id, state))
     if not wanted:
         return Inbox([], 0)
     states = sorted({state for _, state in wanted})
@@ -84,7 +88,7 @@ def inbox_view(roadmap: Roadmap, viewer: Actor) -> Inbox:
             definition = roadmap.engine.definition(definition_id)
             days = calendars.get(dep, calendar_for(None)).working_days_between(entered_at, now)
             items.append(InboxItem(uai, name, commune, "decision", definition.state_label(state), as_utc(entered_at),
-                                   days, labels))
+                                   days, labels, (definition_id, state) in on_table))
     return Inbox(items, total)
 
 

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import col, select
 
 from roadmap.errors import RoadmapError
+from roadmap.guards import BATCH_GUARD
 from roadmap.models import School
 from workflows import Actor, Definition
 from workflows.definition import ANY_STATE
@@ -66,14 +67,22 @@ class ActionLinks:
         return ActionClaim(str(uai), str(event), str(state), str(entered))
 
 
-def decisions_for(definition: Definition, state: str, role: str) -> list[str]:
-    """The events a person in `role` decides from `state` (edges written for that very state, not "any state")."""
+def decisions_for(definition: Definition, state: str, role: str, *, one_school: bool = False) -> list[str]:
+    """The events a person in `role` decides from `state` (edges written for that very state, not "any state").
+    `one_school`: only those that can be taken on one school (not a table's moves, made for a whole batch)."""
     events: list[str] = []
     for transition in definition.transitions:
         if (transition.source == state and transition.source != ANY_STATE and role in transition.roles
-                and transition.event not in events):
+                and transition.event not in events
+                and not (one_school and batch_only(definition, state, transition.event))):
             events.append(transition.event)
     return events
+
+
+def batch_only(definition: Definition, state: str, event: str) -> bool:
+    """Whether `event` from `state` is only made by the transmission service for a whole table."""
+    edges = [t for t in definition.transitions if t.source == state and t.event == event]
+    return bool(edges) and all(BATCH_GUARD in t.guards for t in edges)
 
 
 @dataclass(frozen=True, slots=True)

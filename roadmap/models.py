@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
@@ -142,3 +142,56 @@ class ReturnedForms(SQLModel, table=True):
     activation_codes: int = Field(default=0)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_by: str = Field(max_length=254)
+
+
+class TransmissionBatch(SQLModel, table=True):
+    """A département's account-creation table as the CPD composes and sends it: the first one of a département
+    goes to the DANE (route "dane"), later ones to the DSI with the DANE in copy (route "dsi")."""
+
+    __tablename__ = "transmission_batch"
+    __table_args__ = (UniqueConstraint("departement_code", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    departement_code: str = Field(foreign_key="departement.code", index=True, max_length=4)
+    number: int  # 1, 2, … within the département
+    route: str = Field(max_length=8)  # "dane" | "dsi", decided when sent
+    status: str = Field(default="draft", max_length=16)  # draft | sent | validated | returned
+    composed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    composed_by: str = Field(max_length=254)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    sent_by: str | None = Field(default=None, max_length=254)
+    to_address: str | None = Field(default=None, max_length=254)
+    cc: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    decided_by: str | None = Field(default=None, max_length=254)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    filename: str | None = Field(default=None, max_length=255)
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # the XLSX as sent
+    sha256: str | None = Field(default=None, max_length=64)
+
+
+class TransmissionBatchSchool(SQLModel, table=True):
+    """A school of a batch, with its row of the table (13 columns) as composed, then as sent."""
+
+    __tablename__ = "transmission_batch_school"
+
+    batch_id: int = Field(foreign_key="transmission_batch.id", primary_key=True)
+    uai: str = Field(foreign_key="school.uai", primary_key=True, max_length=8, index=True)
+    position: int = Field(default=0)
+    row: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PublisherAgreement(SQLModel, table=True):
+    """An agreement the DSI's export to a publisher needs, per département and ENT: the convention between the
+    DASEN and the publisher, or the DSI's agreement with the publisher. Recorded once, by the CPD or the DANE."""
+
+    __tablename__ = "publisher_agreement"
+    __table_args__ = (UniqueConstraint("departement_code", "publisher", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    departement_code: str = Field(foreign_key="departement.code", index=True, max_length=4)
+    publisher: str = Field(max_length=120)  # the ENT, as named in the definition's choices
+    kind: str = Field(max_length=32)  # "convention" | "dsi_agreement"
+    signed_on: date
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_by: str = Field(max_length=254)

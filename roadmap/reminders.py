@@ -27,12 +27,12 @@ from roadmap.errors import RoadmapError
 from roadmap.french import french_datetime, lower_first
 from roadmap.keys import secret_key
 from roadmap.links import ActionLinks, decisions_for
-from roadmap.models import Academie, Circonscription, Departement, School
+from roadmap.models import Academie, Circonscription, Departement, School, TransmissionBatch
 from roadmap.roles import ROLE_LABELS, ROLES
 from roadmap.settings import Settings
 from workflows.definition import Definition
 from workflows.engine import CHECK_EVENT, TransitionRecord
-from workflows.models import HistoryEntry, WorkflowInstance, as_utc
+from workflows.models import WorkflowInstance, as_utc
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 ZONES = frozenset({"A", "B", "C"})  # other académies (Corsica, overseas) keep public holidays only
@@ -40,8 +40,6 @@ CONDITIONS = {
     "first_table_pending": "la première transmission du tableau du département n'est pas encore validée",
     "first_table_validated": "la première transmission du tableau du département est validée",
 }
-# What the state expects, said once for every message about it.
-FIRST_TABLE = ("approve", "transmission.submitted")  # the DANE's validation of a département's first table
 
 
 class PolicyProblem(RoadmapError):
@@ -222,13 +220,11 @@ def _waiting_rows(session: Session, earliest: Mapping[str, int], at: datetime) -
 
 
 def first_tables_validated(session: Session) -> set[str]:
-    """The départements whose first account table the DANE has validated."""
+    """The départements whose first account table the DANE has validated (a batch validated)."""
     query = (
-        columns_of(col(School.departement_code))
+        columns_of(col(TransmissionBatch.departement_code))
         .distinct()
-        .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
-        .join(HistoryEntry, col(HistoryEntry.instance_id) == col(WorkflowInstance.id))
-        .where(col(HistoryEntry.event) == FIRST_TABLE[0], col(HistoryEntry.source) == FIRST_TABLE[1])
+        .where(col(TransmissionBatch.status) == "validated")
     )
     return {code for (code,) in session.execute(query)}
 
@@ -335,7 +331,7 @@ class Messages:
         """The decisions the recipient may take from their email: links to a confirmation page (see links.py)."""
         return [
             {"label": definition.event_label(event), "url": self.action_links.url(uai, event, state, entered_at)}
-            for event in decisions_for(definition, state, role)
+            for event in decisions_for(definition, state, role, one_school=True)
         ]
 
     def reminder_drafts(self, session: Session, due: Sequence[DueReminder], at: datetime) -> list[Draft]:

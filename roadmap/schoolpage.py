@@ -15,6 +15,7 @@ from notifications.models import PENDING, OutboxMessage
 from roadmap.board import _applies, _next_due_day, _watching
 from roadmap.documents import DOCUMENTS, DocumentKind, MissingFact, document_facts
 from roadmap.forms import RECORDERS, ReturnedFormsView
+from roadmap.links import batch_only
 from roadmap.reminders import _place as school_place
 from roadmap.reminders import calendar_of, first_tables_validated
 from roadmap.service import Roadmap
@@ -72,7 +73,8 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
     actions: list[ActionView] = []
     offered = {t.event for t in definition.transitions
                if (t.source in (detail.state, ANY_STATE) or (detail.held_from and t.source == detail.held_from))
-               and (viewer.role == ADMIN or viewer.role in t.roles)}
+               and (viewer.role == ADMIN or viewer.role in t.roles)
+               and not batch_only(definition, detail.state, t.event)}  # a table's moves: on /transmissions
     for event in [*detail.allowed_events, *detail.blockers]:
         if event in offered and event not in {a.event for a in actions}:
             note = any(t.note_required for t in definition.transitions if t.event == event

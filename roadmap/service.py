@@ -5,6 +5,7 @@ Every action of the CLI (and later the web app) goes through here, so permission
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ from workflows.versions import VersionChange, install, not_installed, plan
 
 if TYPE_CHECKING:
     from roadmap.documents import FamilyDocument
+    from roadmap.transmission import Transmissions
 
 NATIONAL = "national"
 OUT_OF_SIGHT = "vérifiez l'UAI ; seules les écoles de votre périmètre sont visibles."
@@ -189,7 +191,7 @@ class Roadmap:
     def __init__(self, settings: Settings, *, db: Engine | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.db = db or make_engine(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
-        guards = roadmap_guards()
+        guards = roadmap_guards(settings.territory_file)
         self.definitions = load_roadmaps(settings.definitions_dir, guards)
         self.engine = WorkflowEngine(
             self.db,
@@ -207,6 +209,13 @@ class Roadmap:
         # Emails a move causes are queued in the move's own transaction (committed together or not at all).
         self.notifier = Notifier(settings, self.definitions)
         self.engine.hooks.append(self.notifier.on_transition)
+
+    @functools.cached_property
+    def transmissions(self) -> Transmissions:
+        """Account tables sent in batches, and agreements with publishers (roadmap/transmission.py)."""
+        from roadmap.transmission import Transmissions
+
+        return Transmissions(self)
 
     @classmethod
     def from_env(cls) -> Roadmap:

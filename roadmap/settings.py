@@ -34,6 +34,7 @@ class Settings:
     reminders_dir: Path = REPO_DATA / "reminders"
     base_url: str = "http://localhost:8000"  # where the links of emails lead (the web application)
     mail_from: str = "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"
+    dsi_email: str = ""  # ROADMAP_DSI_EMAIL: where every later account table goes (else the académie's dsi_email)
 
     @property
     def files_dir(self) -> Path:
@@ -61,6 +62,7 @@ class Settings:
             reminders_dir=data / "reminders",
             base_url=env.get("ROADMAP_BASE_URL", "http://localhost:8000").rstrip("/"),
             mail_from=env.get("ROADMAP_MAIL_FROM", "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"),
+            dsi_email=env.get("ROADMAP_DSI_EMAIL", "").strip().lower(),
         )
 
     @property

@@ -14,7 +14,7 @@ from sqlalchemy import select as columns_of
 from sqlmodel import Session, col, func, select
 
 from notifications.calendar import BusinessCalendar, calendar_for
-from notifications.models import OutboxMessage, SinkMessage
+from notifications.models import OutboxMessage, SinkAttachment, SinkMessage
 from notifications.policies import EventRule, ReminderRule
 from roadmap.directory import ImportReport, short_circonscription_name
 from roadmap.errors import InvalidValue, NotFound
@@ -834,6 +834,7 @@ class SinkDetail:
     subject: str
     text: str
     html: str
+    attachments: tuple[tuple[str, str, int], ...] = ()  # (file name, type, size in bytes) of each attached file
 
 
 def sink_lines(roadmap: Roadmap, *, recipient: str | None = None, limit: int = 200) -> list[SinkLine]:
@@ -850,7 +851,10 @@ def sink_lines(roadmap: Roadmap, *, recipient: str | None = None, limit: int = 2
 def sink_detail(roadmap: Roadmap, message_id: int) -> SinkDetail:
     with roadmap.session() as session:
         m = session.get(SinkMessage, message_id)
+        files = session.execute(
+            columns_of(col(SinkAttachment.filename), col(SinkAttachment.content_type), col(SinkAttachment.size))
+            .where(col(SinkAttachment.sink_id) == message_id).order_by(col(SinkAttachment.position))).all()
     if m is None:
         raise NotFound("Message reçu", str(message_id))
     return SinkDetail(m.id or 0, m.message_id, m.received_at, m.sender, list(m.recipients), m.subject, m.text_body,
-                      m.html_body)
+                      m.html_body, tuple((name, kind, size) for name, kind, size in files))

@@ -346,6 +346,15 @@ class WorkflowEngine:
             lambda session, who: self._fire(session, subject, event, who, note, expected_version),
         )
 
+    def fire_in(
+        self, session: Session, subject: str, event: str, actor: Actor, *, note: str | None = None
+    ) -> TransitionRecord:
+        """Move an instance inside the caller's transaction, so that several moves (and what the caller writes
+        beside them) commit together or not at all. A refusal raises `TransitionRefused`: the caller rolls back,
+        and records the refusal if it wants to."""
+        note = note.strip() if note and note.strip() else None
+        return self._fire(session, subject, event, actor, note, None)
+
     def _unit_of_work(
         self,
         subject: str,

@@ -51,6 +51,15 @@ mail_app = typer.Typer(help="Courriels : journal d'envoi, lecture, essai.", no_a
 app.add_typer(mail_app, name="mail")
 forms_app = typer.Typer(help="Formulaires rendus par les familles (nombres seulement).", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
+transmission_app = typer.Typer(
+    help="Tableaux de création des comptes envoyés par le CPD (DANE pour le premier, puis DSI).", no_args_is_help=True
+)
+app.add_typer(transmission_app, name="transmission")
+agreements_app = typer.Typer(
+    help="Accords avec les éditeurs (convention DASEN–éditeur, accord DSI–éditeur), par département.",
+    no_args_is_help=True,
+)
+app.add_typer(agreements_app, name="agreements")
 
 # C0/C1 controls (ESC, BEL, \r...), DEL and bidi overrides/isolates: shown escaped, never sent raw to a terminal.
 _UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -23,13 +23,15 @@ from roadmap.cli import (
     serve,
     setup,
     tables,
+    transmission,
 )
 from roadmap.cli.common import app, err
 from roadmap.errors import InvalidValue, RoadmapError
 from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
-COMMAND_GROUPS = (audit, backup, definitions, documents, imports, mail, overview, people, schools, serve, setup, tables)
+COMMAND_GROUPS = (audit, backup, definitions, documents, imports, mail, overview, people, schools, serve, setup,
+                  tables, transmission)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (

@@ -165,12 +165,15 @@ def _event_command(event: str, help_text: str) -> None:
 
 for _event, _help in (
     ("advance", "Valider l'étape en cours et passer à la suivante (ou soumettre pour approbation)."),
-    ("approve", "Approuver (IEN : compte rendu du conseil d'école ; DANE : première transmission du tableau)."),
+    ("approve", "Approuver (IEN : compte rendu du conseil d'école)."),
     ("request_changes", "Renvoyer pour corrections, avec une note."),
     ("suspend", "Suspendre le parcours, avec une note."),
     ("resume", "Reprendre un parcours suspendu là où il s'était arrêté."),
     ("abandon", "Abandonner le parcours, avec une note."),
     ("skip", "Passer l'étape facultative (formation des parents), avec une note."),
+    ("exported_to_publisher", "Noter que la DSI a exporté l'école vers l'éditeur (accords avec l'éditeur requis)."),
+    ("accounts_created", "Noter que l'éditeur a créé les comptes de l'école."),
+    # The table's own moves (send, validate, return) are made for a whole batch: « roadmap transmission ».
 ):
     _event_command(_event, _help)
 

@@ -25,7 +25,7 @@ from notifications.delivery import (
     outcome_of_refusals,
     to_mime,
 )
-from notifications.models import SinkMessage
+from notifications.models import Attachment, SinkAttachment, SinkMessage
 from tests.notifications.smtp import SmtpServer, self_signed_certificate
 
 SENT = SendOutcome.sent()
@@ -237,3 +237,34 @@ def test_the_sink_keeps_what_it_gets(db: Engine) -> None:
         ("<m2@example.org>", ["cpd@example.org"], "Rappel n° 2")]
     assert kept[0].sender == "Notifications <ne-pas-repondre@example.org>"
     assert kept[0].text_body == "Bonjour,\nÀ faire." and kept[0].html_body == "<p>À faire.</p>"
+
+
+PDF = Attachment("compte-rendu.pdf", "application/pdf", b"%PDF-1.4\n\x00\xff binary")
+SHEET = Attachment("tableau.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04")
+
+
+def test_attachments_and_copies_reach_the_smtp_server(smtp: SmtpServer) -> None:
+    email = mail(1, cc=("dane@example.org", "cpd@example.org"), attachments=(PDF, SHEET))
+    plain = mail(2)
+    assert send(smtp_sender(smtp), [email, plain]) == [SENT] * 2
+    first, second = smtp.handler.received
+    assert first.rcpt_tos == ("ien@example.org", "dane@example.org", "cpd@example.org")
+    assert first.message["Cc"] == "dane@example.org, cpd@example.org"
+    assert first.message.get_content_type() == "multipart/mixed"
+    body = first.message.get_body(preferencelist=("plain", "html"))
+    assert body is not None and "À faire." in body.get_content()  # the text (and HTML) come first
+    files = [(part.get_filename(), part.get_content_type(), part.get_content()) for part in
+             first.message.iter_attachments()]
+    assert files == [(PDF.filename, PDF.content_type, PDF.content), (SHEET.filename, SHEET.content_type,
+                                                                      SHEET.content)]
+    assert second.message.get_content_type() == "multipart/alternative" and "Cc" not in second.message
+
+
+def test_the_sink_keeps_attachments_and_copies(db: Engine) -> None:
+    assert send(SinkSender(db), [mail(1, cc=("dane@example.org",), attachments=(PDF,)), mail(2)]) == [SENT] * 2
+    with Session(db) as session:
+        kept = session.exec(select(SinkMessage).order_by(SinkMessage.id)).all()  # type: ignore[arg-type]
+        files = session.exec(select(SinkAttachment)).all()
+    assert kept[0].recipients == ["ien@example.org", "dane@example.org"] and kept[1].recipients == ["ien@example.org"]
+    assert [(f.sink_id, f.filename, f.content_type, f.size, f.content) for f in files] == [
+        (kept[0].id, PDF.filename, PDF.content_type, len(PDF.content), PDF.content)]

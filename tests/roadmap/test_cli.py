@@ -175,7 +175,23 @@ def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
     fire("approve", IEN, "transmission")
     check(walk.TRANSMISSION_ITEMS)
     fire("advance", DIRECTOR, "transmission.submitted")
-    fire("approve", DANE, "setup")  # the first table of the département goes through the DANE
+    # The first table of the département: composed and sent by the CPD to the DANE, who validates it.
+    out = ok(capsys, "transmission", "compose", "--departement", "035", "--by", CPD)
+    assert SCHOOL in out and "brouillon" in out and "DANE" in out
+    batch = str(json.loads(ok(capsys, "transmission", "list", "--json"))[0]["id"])
+    code, _, err = run_cli(capsys, "transmission", "approve", batch, "--by", DANE)
+    assert code == 1 and "pas encore été envoyé" in err
+    assert DANE in ok(capsys, "transmission", "send", batch, "--by", CPD)
+    assert show(capsys)["state"] == "transmission.awaiting_dane"
+    ok(capsys, "transmission", "approve", batch, "--by", DANE)
+    assert show(capsys)["state"] == "transmission.at_dsi"
+    code, _, err = run_cli(capsys, "school", "exported_to_publisher", SCHOOL, "--by", CPD)
+    assert code == 1 and "convention entre le DASEN et l'éditeur" in err and "accord entre la DSI" in err
+    for kind in ("convention", "dsi_agreement"):
+        ok(capsys, "agreements", "add", "--departement", "035", "--ent", walk.DEFINITION_ITEMS["ent"], "--kind", kind,
+           "--date", "2026-06-01", "--by", CPD)
+    fire("exported_to_publisher", CPD, "setup.awaiting_accounts")
+    fire("accounts_created", DIRECTOR, "setup")
     check(walk.SETUP_ITEMS)
     fire("advance", DIRECTOR, "gdpr_information")
     check(walk.GDPR_ITEMS)
@@ -198,7 +214,10 @@ def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
         ("advance", DIRECTOR, "school_council.awaiting_approval"),
         ("approve", IEN, "transmission"),
         ("advance", DIRECTOR, "transmission.submitted"),
-        ("approve", DANE, "setup"),
+        ("send_table", CPD, "transmission.awaiting_dane"),
+        ("validate_table", DANE, "transmission.at_dsi"),
+        ("exported_to_publisher", CPD, "setup.awaiting_accounts"),
+        ("accounts_created", DIRECTOR, "setup"),
         ("advance", DIRECTOR, "gdpr_information"),
         ("advance", DIRECTOR, "teacher_training"),
         ("advance", DIRECTOR, "parent_training"),

@@ -23,6 +23,10 @@ DEMO_WALKED = {
     "0350266Z": "funding",
     "0350423V": "school_council",
     "0351019T": "funding",
+    "0350294E": "setup",  # first table, validated by the DANE; accounts created
+    "0350306T": "setup.awaiting_accounts",  # first table; exported to the publisher
+    "0351620W": "transmission.at_dsi",  # a later table, at the DSI
+    "0351669Z": "setup.awaiting_accounts",  # an ENT without automatic account creation: the manual route
 }
 
 
@@ -41,8 +45,14 @@ def test_demo_installs_real_data_walks_schools_and_is_idempotent(
     again = ok(capsys, "demo")
     assert "déjà installée (115 écoles)" in again
     assert len(json.loads(ok(capsys, "school", "list", "--json"))) == 115
-    # The suggested commands work on the demo: the DANE validates the first table of 035.
-    ok(capsys, "school", "approve", "0350122T", "--by", "dane.premier-degre@ac-rennes.fr")
+    # The tables of 035: the first validated by the DANE, a later one at the DSI; the suggested commands work.
+    tables = json.loads(ok(capsys, "transmission", "list", "--json"))
+    assert [(t["number"], t["status"], t["route"], t["schools"]) for t in tables] == [
+        (1, "validated", "dane", 2), (2, "sent", "dsi", 1)]
+    draft = json.loads(ok(capsys, "transmission", "compose", "--departement", "035", "--by",
+                          "cpd.numerique35@ac-rennes.fr", "--json"))
+    assert [row["uai"] for row in draft["rows"]] == ["0350122T"] and draft["route"] == "dsi"
+    assert len(json.loads(ok(capsys, "agreements", "list", "--json"))) == 2
     ok(capsys, "school", "approve", "0350165P", "--by", "ce.ien35.stgregoire@ac-rennes.fr")
     code, _, err = run_cli(capsys, "school", "advance", "0350266Z", "--by", "ecole.0350266z@ac-rennes.fr")
     assert code == 1 and "n'est pas renseigné" in err
@@ -54,11 +64,13 @@ def test_dashboard_counts_schools_per_step_and_circonscription(
     ok(capsys, "demo")
     overview = json.loads(ok(capsys, "dashboard", "--json"))
     assert overview["schools"] == 115
-    assert overview["totals"] == {"definition": 110, "funding": 2, "school_council": 2, "transmission": 1}
+    assert overview["totals"] == {"definition": 106, "funding": 2, "school_council": 2, "transmission": 2,
+                                  "setup": 3}
     assert sum(row["total"] for row in overview["rows"]) == 115
     bruz = next(row for row in overview["rows"] if row["uai"] == "0350739N")
     assert bruz["counts"] == {"definition": 25, "transmission": 1} and bruz["name"] == "de Bruz"
-    assert {w["uai"]: w["waiting_for"] for w in overview["waiting"]} == {"0350122T": "cpd", "0350165P": "ien"}
+    assert {w["uai"]: w["waiting_for"] for w in overview["waiting"]} == {
+        "0350122T": "cpd", "0350165P": "ien", "0351620W": "cpd", "0350306T": "cpd", "0351669Z": "cpd"}
     text = ok(capsys, "dashboard")
     assert "Écoles par étape" in text and "En attente d'une décision" in text
     assert json.loads(ok(capsys, "dashboard", "--departement", "022", "--json"))["schools"] == 0

@@ -61,8 +61,10 @@ UNKNOWN = "inconnu@example.org"
 PEOPLE = [*DIRECTORS.values(), *MAILBOX.values(), *IEN.values(), *CPD.values(), DANE, ADMIN, UNKNOWN]
 TODAY = FIXED_NOW.date()  # the fixed clock: 23/11/2026, 11:00 in Paris
 
-EVENTS = ["advance", "approve", "request_changes", "suspend", "resume", "abandon", "skip"]
-PROGRESS = ("advance", "approve", "resume", "skip")
+EVENTS = ["advance", "approve", "request_changes", "suspend", "resume", "abandon", "skip", "send_table",
+          "validate_table", "exported_to_publisher", "accounts_created"]
+PROGRESS = ("advance", "approve", "resume", "skip", "exported_to_publisher", "accounts_created")
+TABLE_STATES = ("transmission.submitted", "transmission.awaiting_dane")  # moved by the département's table only
 NOTES = [None, "", "   ", "Raison expliquée dans la note"]
 
 
@@ -92,6 +94,10 @@ def prepare(settings: Settings, tmp_path: Path) -> None:
         roadmap.add_person(email, "cpd", departement, f"CPD {departement}", by=ADMIN_EMAIL)
     roadmap.add_person(DANE, "dane", ACADEMIE, "DANE", by=ADMIN_EMAIL)
     roadmap.add_person(ADMIN, "admin", "*", "Administration", by=ADMIN_EMAIL)
+    ent = str(NATIONAL_ENT_CHOICES[-1])  # the ENT valid_value chooses: its accounts are created automatically
+    for departement, email in CPD.items():  # the publisher's agreements, recorded once per département
+        for kind in ("convention", "dsi_agreement"):
+            roadmap.transmissions.add_agreement(departement, ent, kind, "2026-06-01", by=email)
     if roadmap.db.dialect.name == "sqlite":
         with roadmap.db.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -159,6 +165,10 @@ for _t in NATIONAL["transitions"]:
                    bool(_t.get("note_required", False))) for source in _sources]
 
 
+NATIONAL_ENT_CHOICES = next(item for step in NATIONAL["steps"] for item in step.get("checklist", [])
+                            if item["id"] == "ent")["choices"]
+
+
 def rules_from(state: str, event: str | None = None) -> list[Rule]:
     return [rule for rule in RULES if rule.source == state and (event is None or rule.event == event)]
 
@@ -216,13 +226,13 @@ check_action = st.tuples(st.just("check"), schools, st.integers(0, len(PEOPLE) -
                          st.integers(0, 9), st.sampled_from([False, False, False, False, True]))
 fire_action = st.tuples(st.just("fire"), schools, st.integers(0, len(PEOPLE) - 1), st.sampled_from([*EVENTS, "oups"]),
                         st.sampled_from(NOTES))
-walk_action = st.tuples(st.just("walk"), schools, st.integers(1, 12), st.integers(0, 7))
+walk_action = st.tuples(st.just("walk"), schools, st.integers(1, 14), st.integers(0, 7))
 actions = st.one_of(walk_action, step_action, step_action, step_action, fill_action, forward_action,
                     forward_action, check_action, check_action, fire_action, fire_action)
 # Explicit examples: whole walks, so that the deepest paths are always exercised.
 FULL_WALKS = [
-    [("walk", 0, 12, 0), ("walk", 1, 12, 1)],  # the DANE validates Ille-et-Vilaine's first table, the CPD the next
-    [("walk", 2, 5, 0), ("forward", 2, 1), ("walk", 3, 12, 0), ("forward", 2, 0), ("walk", 2, 12, 0)],
+    [("walk", 0, 14, 0), ("walk", 1, 14, 1)],  # Ille-et-Vilaine's first table goes to the DANE, the next to the DSI
+    [("walk", 2, 5, 0), ("forward", 2, 1), ("walk", 3, 14, 0), ("forward", 2, 0), ("walk", 2, 14, 0)],
 ]
 
 
@@ -310,7 +320,40 @@ class Runner:
                 self.attempt(school, f"{by} remplit {item['id']} = {value}",
                              partial(check_as_the_cli_does, self.roadmap, school, item, value, by), by=by)
 
+    def table(self, school: str) -> None:
+        """The département's table: composed and sent by its CPD, or validated by the DANE (a batch of schools)."""
+        departement, state = DEPARTEMENT[school], self.state(school)
+        tables = self.roadmap.transmissions
+
+        def send() -> None:
+            tables.send(tables.compose(departement, by=CPD[departement]).id, by=CPD[departement])
+
+        def validate() -> None:
+            sent = [line for line in tables.batches(self.roadmap.viewer(None), departement) if line.status == "sent"]
+            for line in sent:
+                if any(row.uai == school for row in tables.show(line.id, self.roadmap.viewer(None)).rows):
+                    tables.approve(line.id, by=DANE)
+
+        before = snapshot(self.roadmap)
+        try:
+            (send if state == "transmission.submitted" else validate)()
+        except (RoadmapError, WorkflowError) as error:
+            assert snapshot(self.roadmap) == before, f"refused table changed something: {error}"
+            self.refused += 1
+            note(f"refusé : tableau {departement} — {error}")
+            return
+        after = snapshot(self.roadmap)
+        changed = [(b, a) for b, a in zip(before[0], after[0], strict=True) if b != a]
+        assert changed and any(b[0] == school for b, _a in changed), changed
+        assert all(a[3] == b[3] + 1 and DEPARTEMENT[b[0]] == departement for b, a in changed), changed
+        assert after[1] == before[1] + len(changed), "one history row per school of the table"
+        self.moved += 1
+        note(f"fait : tableau {departement} ({state})")
+
     def forward(self, school: str, pick: int) -> None:
+        if self.state(school) in TABLE_STATES:
+            self.table(school)
+            return
         moves = self.lawful_moves(school)
         if moves:
             event, by = moves[pick % len(moves)]
@@ -366,11 +409,11 @@ def check_invariants(roadmap: Roadmap, runner: Runner) -> int:
         by_instance: dict[int, list[HistoryEntry]] = {}
         for row in rows:
             by_instance.setdefault(row.instance_id, []).append(row)
-        # Ids of the DANE's (or admin's) validations out of transmission.submitted, by département.
+        # Ids of the DANE's (or admin's) validations of a table, by département.
         validations: dict[str, list[int]] = {}
         for subject, instance in instances.items():
             for row in by_instance[instance.id or 0]:
-                if row.event == "approve" and row.source == "transmission.submitted":
+                if row.event == "validate_table":
                     validations.setdefault(school_rows[subject].departement_code, []).append(row.id or 0)
 
         furthest = 0
@@ -430,11 +473,12 @@ def check_invariants(roadmap: Roadmap, runner: Runner) -> int:
                         assert date.fromisoformat(values[("school_council", "council_date")]) <= TODAY, where
                 if row.source == "school_council.awaiting_approval" and row.event == "approve":
                     assert row.role in ("ien", "admin"), where
-                if row.source == "transmission.submitted" and row.target == "setup":
+                if row.event == "send_table":  # the first table of a département goes to the DANE, later ones on
                     earlier = [i for i in validations.get(school.departement_code, []) if i < (row.id or 0)]
-                    assert (row.event == "approve" and row.role in ("dane", "admin")) or (
-                        row.event == "advance" and earlier), ("first table of the département without the DANE",
-                                                              where)
+                    assert (row.target == "transmission.at_dsi") == bool(earlier), (
+                        "first table of the département without the DANE", where)
+                if row.event == "validate_table":
+                    assert row.role in ("dane", "admin"), where
 
             if instance.state == "deployed":
                 events = [(h.event, h.source, h.target) for h in history]
@@ -443,8 +487,8 @@ def check_invariants(roadmap: Roadmap, runner: Runner) -> int:
                              and covers(session, people[h.actor].role, people[h.actor].scope, school)]
                 assert approvals, where
                 assert ("advance", "transmission", "transmission.submitted") in events, where
-                assert any(source == "transmission.submitted" and target == "setup"
-                           for _e, source, target in events), where
+                assert ("send_table", "transmission.submitted") in {(e, source) for e, source, _t in events}, where
+                assert ("accounts_created", "setup.awaiting_accounts", "setup") in events, where
             step = STATES.get(instance.state)
             furthest = max(furthest, len(STEP_ORDER) + 1 if instance.state == "deployed" else
                            (STEP_ORDER.index(step) + 1 if step else 0))

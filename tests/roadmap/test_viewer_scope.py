@@ -56,7 +56,8 @@ def test_dashboard_counts_only_what_the_viewer_sees(cli_env: Settings, capsys: p
     assert [w["uai"] for w in mine["waiting"]] == ["0350122T"]
     district = json.loads(ok(capsys, "dashboard", "--json", "--as", IEN_STGREGOIRE))
     assert district["schools"] == len(listed(capsys, "--as", IEN_STGREGOIRE))
-    assert {w["uai"] for w in district["waiting"]} == {"0350165P"}
+    # Minutes awaiting the IEN; a table at the DSI and accounts awaited (the CPD's to follow), all in the district.
+    assert {w["uai"] for w in district["waiting"]} == {"0350165P", "0351620W", "0350306T", "0351669Z"}
     assert json.loads(ok(capsys, "dashboard", "--json", "--as", CPD))["schools"] == 115
 
 

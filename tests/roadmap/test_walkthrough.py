@@ -15,7 +15,7 @@ import pytest
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import Upload, read_upload
 from roadmap.jsonview import jsonable
-from roadmap.service import Roadmap
+from roadmap.service import AdministrationRefused, Roadmap
 from roadmap.settings import Settings
 from roadmap.views import school_detail, school_summaries
 from tests.conftest import ILLE_ET_VILAINE
@@ -208,7 +208,10 @@ def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: S
         (DIRECTOR, "director", "advance", "school_council", "school_council.awaiting_approval"),
         (IEN, "ien", "approve", "school_council.awaiting_approval", "transmission"),
         (DIRECTOR, "director", "advance", "transmission", "transmission.submitted"),
-        (DANE, "dane", "approve", "transmission.submitted", "setup"),
+        (CPD, "cpd", "send_table", "transmission.submitted", "transmission.awaiting_dane"),  # the first table
+        (DANE, "dane", "validate_table", "transmission.awaiting_dane", "transmission.at_dsi"),
+        (CPD, "cpd", "exported_to_publisher", "transmission.at_dsi", "setup.awaiting_accounts"),
+        (DIRECTOR, "director", "accounts_created", "setup.awaiting_accounts", "setup"),
         (DIRECTOR, "director", "advance", "setup", "gdpr_information"),
         (DIRECTOR, "director", "advance", "gdpr_information", "teacher_training"),
         (DIRECTOR, "director", "advance", "teacher_training", "parent_training"),
@@ -419,7 +422,8 @@ def test_transmission_needs_a_named_director_in_the_account_row(settings: Settin
     assert any("Tableau transmis à l'IEN" in r for r in reasons)
     fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, SCHOOL_MAILBOX)
     reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", CPD))
-    assert len(reasons) == 1, reasons  # every other column comes from the annuaire and the checklists
+    assert len(reasons) == 2 and "voie manuelle sans objet" in reasons[1], reasons  # the other route's guard
+    reasons = reasons[:1]  # every other column comes from the annuaire and the checklists
     assert "« Responsable »" in reasons[0] and f"école {SCHOOL} comme personne habilitée (rôle direction" in reasons[0]
     assert detail_json(roadmap, SCHOOL)["blockers"]["advance"] == reasons
 
@@ -447,46 +451,69 @@ def test_first_table_of_each_departement_goes_through_the_dane(settings: Setting
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
     assert state_of(roadmap, SCHOOL) == "transmission.submitted"
 
-    # The first table of Ille-et-Vilaine: the CPD cannot send it on to set-up; the reason points at the DANE.
-    reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", CPD))
-    assert len(reasons) == 1 and "DANE" in reasons[0] and "035" in reasons[0] and "première" in reasons[0]
-    assert "advance" not in detail_json(roadmap, SCHOOL)["allowed_events"]
-    assert "approve" in detail_json(roadmap, SCHOOL)["allowed_events"]
-    assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "advance", DIRECTOR))
-    assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "approve", CPD))
-    # A DANE of another académie cannot validate it.
-    reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "approve", DANE_CRETEIL))
-    assert any("académie 24" in r and "14" in r for r in reasons)
-    # The DANE may send it back with a note; the school resubmits.
-    assert any("note" in r for r in reasons_of(roadmap, SCHOOL,
-                                                 lambda: roadmap.fire(SCHOOL, "request_changes", DANE)))
-    roadmap.fire(SCHOOL, "request_changes", DANE, note="Le numéro de téléphone est à vérifier.")
-    assert state_of(roadmap, SCHOOL) == "transmission"
-    roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    roadmap.fire(SCHOOL, "approve", DANE)
-    assert state_of(roadmap, SCHOOL) == "setup"
+    # The school cannot be sent on by hand: the département's table moves it (and picks where it goes).
+    reasons = reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "send_table", CPD))
+    assert any("tableau du département" in r and "roadmap transmission" in r for r in reasons)
+    assert "send_table" not in detail_json(roadmap, SCHOOL)["allowed_events"]
+    assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "approve", DANE))  # the old per-school route
 
-    # Later tables of the same département go straight from the CPD to set-up.
+    # The first table of Ille-et-Vilaine goes to the DANE; only the CPD of the département composes and sends it.
+    tables = roadmap.transmissions
+    with pytest.raises(AdministrationRefused, match="CPD du département 035"):
+        tables.compose("035", by=CPD_22)
+    first = tables.compose("035", by=CPD)
+    assert [row.uai for row in first.rows] == [SCHOOL] and (first.route, first.status) == ("dane", "draft")
+    sent = tables.send(first.id, by=CPD)
+    assert (sent.status, sent.to, sent.cc) == ("sent", DANE, ())
+    assert state_of(roadmap, SCHOOL) == "transmission.awaiting_dane"
+    with pytest.raises(AdministrationRefused, match="déjà envoyé"):
+        tables.send(first.id, by=CPD)
+    # A DANE of another académie cannot validate it, nor the CPD; nor can one school be validated alone.
+    with pytest.raises(AdministrationRefused, match="académie 14") as other:
+        tables.approve(first.id, by=DANE_CRETEIL)
+    assert "(24)" in str(other.value)
+    with pytest.raises(AdministrationRefused, match="seule la DANE"):
+        tables.approve(first.id, by=CPD)
+    assert reasons_of(roadmap, SCHOOL, lambda: roadmap.fire(SCHOOL, "validate_table", DANE))
+    # The DANE sends the table back with a note; the school corrects and resubmits; the next table goes to the
+    # DANE again (none of the département's tables is validated yet).
+    with pytest.raises(InvalidValue, match="raison du renvoi"):
+        tables.return_(first.id, by=DANE, note="  ")
+    returned = tables.return_(first.id, by=DANE, note="Le numéro de téléphone est à vérifier.")
+    assert (returned.status, returned.note) == ("returned", "Le numéro de téléphone est à vérifier.")
+    assert state_of(roadmap, SCHOOL) == "transmission"
+    assert moves(roadmap, SCHOOL)[-1] == (DANE, "dane", "return_table", "transmission.awaiting_dane", "transmission")
+    roadmap.fire(SCHOOL, "advance", DIRECTOR)
+    second = tables.compose("035", by=CPD)
+    assert (second.number, second.route) == (2, "dane")
+    tables.send(second.id, by=CPD)
+    assert tables.approve(second.id, by=DANE).status == "validated"
+    assert state_of(roadmap, SCHOOL) == "transmission.at_dsi"
+
+    # Later tables of the same département go to the DSI, the DANE in copy.
     walk_to_transmission(roadmap, tmp_path, uai=OTHER_SCHOOL, director=OTHER_DIRECTOR, ien=OTHER_IEN)
     fill(roadmap, OTHER_SCHOOL, TRANSMISSION_ITEMS, OTHER_DIRECTOR)
     roadmap.fire(OTHER_SCHOOL, "advance", OTHER_DIRECTOR)
-    assert "advance" in detail_json(roadmap, OTHER_SCHOOL)["allowed_events"]
-    roadmap.fire(OTHER_SCHOOL, "advance", CPD)
-    assert state_of(roadmap, OTHER_SCHOOL) == "setup"
-    assert moves(roadmap, OTHER_SCHOOL)[-1] == (CPD, "cpd", "advance", "transmission.submitted", "setup")
+    third = tables.compose("035", by=CPD)
+    assert [row.uai for row in third.rows] == [OTHER_SCHOOL] and third.route == "dsi"
+    later = tables.send(third.id, by=CPD)
+    assert (later.to, later.cc) == ("dsi.creation-comptes@ac-rennes.fr", (DANE,))
+    assert moves(roadmap, OTHER_SCHOOL)[-1] == (CPD, "cpd", "send_table", "transmission.submitted",
+                                                 "transmission.at_dsi")
+    with pytest.raises(AdministrationRefused, match="parti à la DSI"):
+        tables.approve(third.id, by=DANE)
 
-    # Côtes-d'Armor has its own first table: its CPD needs the DANE too, Ille-et-Vilaine's CPD has no say.
+    # Côtes-d'Armor has its own first table: its CPD sends it to the DANE, Ille-et-Vilaine's CPD has no say.
     walk_to_transmission(roadmap, tmp_path, uai=SCHOOL_22, director=DIRECTOR_22, ien=IEN_22)
     fill(roadmap, SCHOOL_22, TRANSMISSION_ITEMS, DIRECTOR_22)
     roadmap.fire(SCHOOL_22, "advance", DIRECTOR_22)
-    reasons = reasons_of(roadmap, SCHOOL_22, lambda: roadmap.fire(SCHOOL_22, "advance", CPD_22))
-    assert len(reasons) == 1 and "DANE" in reasons[0] and "022" in reasons[0]
-    reasons = reasons_of(roadmap, SCHOOL_22, lambda: roadmap.fire(SCHOOL_22, "advance", CPD))
-    assert any("département 035" in r and "022" in r for r in reasons)
-    reasons = reasons_of(roadmap, SCHOOL_22, lambda: roadmap.fire(SCHOOL_22, "approve", DANE_CRETEIL))
-    assert any("académie 24" in r for r in reasons)
-    roadmap.fire(SCHOOL_22, "approve", DANE)
-    assert moves(roadmap, SCHOOL_22)[-1] == (DANE, "dane", "approve", "transmission.submitted", "setup")
+    with pytest.raises(AdministrationRefused, match="CPD du département 022"):
+        tables.compose("022", by=CPD)
+    table_22 = tables.compose("22", by=CPD_22)
+    assert tables.send(table_22.id, by=CPD_22).route == "dane"
+    tables.approve(table_22.id, by=DANE)
+    assert moves(roadmap, SCHOOL_22)[-1] == (DANE, "dane", "validate_table", "transmission.awaiting_dane",
+                                             "transmission.at_dsi")
 
 
 # ------------------------------------------------------------------------------------ step 8: parents' training

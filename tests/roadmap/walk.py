@@ -75,11 +75,38 @@ def walk_to_transmission(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL, di
     roadmap.fire(uai, "approve", ien)
 
 
+def send_in_table(roadmap: Roadmap, first_in_departement: bool = True, departement: str = "035") -> int:
+    """The CPD composes and sends the département's table (every school ready goes in it); the DANE validates the
+    first one. Returns the batch id."""
+    view = roadmap.transmissions.compose(departement, by=CPD)
+    sent = roadmap.transmissions.send(view.id, by=CPD)
+    assert sent.route == ("dane" if first_in_departement else "dsi")
+    if sent.route == "dane":
+        roadmap.transmissions.approve(view.id, by=DANE)
+    return view.id
+
+
+def record_agreements(roadmap: Roadmap, ent: str = DEFINITION_ITEMS["ent"], departement: str = "035") -> None:
+    """Both agreements the DSI's export to the publisher needs (once per département and ENT)."""
+    known = {(line.ent, line.kind) for line in roadmap.transmissions.agreements(roadmap.viewer(None), departement)}
+    for kind in ("convention", "dsi_agreement"):
+        if (ent, kind) not in known:
+            roadmap.transmissions.add_agreement(departement, ent, kind, "2026-06-01", by=CPD)
+
+
+def through_account_creation(roadmap: Roadmap, uai: str = SCHOOL, director: str = DIRECTOR) -> None:
+    """From the DSI (transmission.at_dsi) to setup: the export to the publisher, then the accounts created."""
+    record_agreements(roadmap)
+    roadmap.fire(uai, "exported_to_publisher", CPD)
+    roadmap.fire(uai, "accounts_created", director)
+
+
 def walk_from_transmission_to_parent_training(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
                                               director: str = DIRECTOR, first_in_departement: bool = True) -> None:
     fill(roadmap, uai, TRANSMISSION_ITEMS, director)
     roadmap.fire(uai, "advance", director)
-    roadmap.fire(uai, "approve" if first_in_departement else "advance", DANE if first_in_departement else CPD)
+    send_in_table(roadmap, first_in_departement)
+    through_account_creation(roadmap, uai, director)
     fill(roadmap, uai, SETUP_ITEMS, director)
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, GDPR_ITEMS, director)

@@ -81,6 +81,7 @@ SCHOOL_PAGE = every(200, anon=303, dir2=404, ien2=404)
 SCHOOL_API = every(200, anon=401, dir2=404, ien2=404)
 BOARD_PAGE = every(200, anon=303, dir=403, dir2=403)
 BOARD_API = every(200, anon=401, dir=403, dir2=403)
+TABLES = every(403, anon=303, cpd=200, dane=200, admin=200)
 
 ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/"): [Check("GET", lambda r: "/", every(303))],
@@ -119,6 +120,13 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/courriels/{message_id}"): [
         Check("GET", lambda r: f"/courriels/{_message_to_the_ien(r)}", every(403, anon=303, cpd=200, admin=200))],
     ("GET", "/annuaire"): [Check("GET", lambda r: "/annuaire", every(403, anon=303, cpd=200, dane=200, admin=200))],
+    ("GET", "/transmissions"): [Check("GET", lambda r: "/transmissions", TABLES)],
+    ("POST", "/transmissions"): [  # the CPD (or an administrator) composes the département's table
+        Check("POST", lambda r: "/transmissions", every(403, anon=303, cpd=303, admin=303), {"departement": "035"})],
+    ("GET", "/transmissions/{batch_id}"): [Check("GET", lambda r: "/transmissions/2", TABLES)],
+    ("GET", "/transmissions/{batch_id}/fichier"): [Check("GET", lambda r: "/transmissions/2/fichier", TABLES)],
+    ("POST", "/transmissions/{batch_id}/{action}"): [  # table 2 went to the DSI: nothing for the DANE to validate
+        Check("POST", lambda r: "/transmissions/2/validation", every(403, anon=303), {})],
     ("GET", "/boite-locale"): [Check("GET", lambda r: "/boite-locale", every(404))],  # no sink: no page
     ("GET", "/boite-locale/{message_id}"): [Check("GET", lambda r: "/boite-locale/1", every(404))],
     ("GET", "/static"): [Check("GET", lambda r: "/static/app.css", every(200))],

@@ -77,7 +77,7 @@ def test_the_cpd_dashboard_counts_filters_sorts_and_pages(settings: Settings) ->
     assert schools > 100 and "Page 1 / 2" in page.text and page.text.count('href="/ecoles/') == 100
 
     late = client.get("/tableau-de-bord?retard=1")
-    assert re.search(r"<strong>2</strong> écoles dans votre périmètre \(filtrées\)", late.text)
+    assert re.search(r"<strong>5</strong> écoles dans votre périmètre \(filtrées\)", late.text)
     assert CARDROC in late.text and BAULON in late.text and REDON_SCHOOL not in late.text
 
     redon = client.get("/tableau-de-bord?circonscription=0350743T&etape=school_council")
@@ -93,6 +93,10 @@ def test_the_cpd_dashboard_counts_filters_sorts_and_pages(settings: Settings) ->
     assert bad.status_code == 422 and "numéro de page" in bad.text
 
 
+# The demo's schools waiting on the CPD since the tables (at the DSI, accounts awaited): late too.
+AWAITED = ["0351620W", "0350306T", "0351669Z"]
+
+
 def test_the_dashboard_exports_what_the_filters_select(settings: Settings) -> None:
     roadmap = demo_roadmap(settings)
     client = signed_in_client(roadmap, CPD)
@@ -100,7 +104,7 @@ def test_the_dashboard_exports_what_the_filters_select(settings: Settings) -> No
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][0] == "UAI" and sorted(r[0] for r in rows[1:]) == sorted([BAULON, CARDROC])
+    assert rows[0][0] == "UAI" and sorted(r[0] for r in rows[1:]) == sorted([BAULON, CARDROC, *AWAITED])
     assert all(r[8] == "oui" for r in rows[1:])
 
     everything = client.get("/tableau-de-bord.xlsx")
@@ -270,7 +274,7 @@ def test_the_mail_log_and_the_directory_show_only_the_viewers_area(settings: Set
 def test_the_local_mail_sink_is_readable_only_when_the_app_runs_with_it(settings: Settings) -> None:
     roadmap = demo_roadmap(settings)
     send_test(roadmap, CPD, by=ADMIN)  # no SMTP server configured: delivered into the local sink
-    delivered = sink_lines(roadmap)[0]
+    delivered = sink_lines(roadmap, recipient=CPD)[0]  # (the demo's tables went to the DANE and the DSI too)
     with_sink = client_for(roadmap, sink=True)
     listing = with_sink.get(f"/boite-locale?destinataire={CPD}")
     assert listing.status_code == 200 and f'href="/boite-locale/{delivered.id}"' in listing.text

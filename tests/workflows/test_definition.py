@@ -14,6 +14,7 @@ from workflows.definition import (
     ANY_STATE,
     RETURN,
     Definition,
+    GuardParam,
     build_definition,
     load_definition_file,
     load_definitions,
@@ -835,7 +836,8 @@ def test_the_engines_own_events_are_reserved(tmp_path: Path, event: str) -> None
 # ======================================================================================== guard parameters
 
 
-DANE_PARAMS = '[guards.departement_first_table_validated]\nevent = "approve"\nfrom = "transmission.submitted"\n'
+MANUAL_PARAMS = ('[guards.manual_accounts_route]\nent_item = "definition.ent"\n'
+                 'list_item = "transmission.accounts_list_sent"\n')
 
 
 def national_copy(directory: Path, old: str, new: str) -> tuple[Path, str]:
@@ -862,8 +864,8 @@ def test_guards_read_the_items_the_definition_names() -> None:
     national = national_definitions()["national"]
     assert national.item_ref("ent_compliant", "item") == ("definition", "ent")
     assert national.item_ref("account_row_valid", "council_item") == ("school_council", "council_date")
-    assert national.guard_params["departement_first_table_validated"] == {"event": "approve",
-                                                                          "from": "transmission.submitted"}
+    assert national.guard_params["manual_accounts_route"] == {"ent_item": ("definition", "ent"),
+                                                              "list_item": ("transmission", "accounts_list_sent")}
     assert national_definitions()["grenoble"].guard_params == national.guard_params  # variants inherit them
 
 
@@ -891,9 +893,10 @@ def test_a_missing_guard_parameter_is_refused(tmp_path: Path) -> None:
         ('\nitem = "definition.ent"', '\nitem = "definition.entt"', "élément inconnu « definition.entt »"),
         ('\nitem = "definition.ent"', '\nitem = ["definition.ent"]', "un texte entre guillemets est attendu"),
         ('\nitem = "definition.ent"', '\nitme = "definition.ent"', "clé inconnue « itme »"),
-        (DANE_PARAMS, DANE_PARAMS.replace("transmission.submitted", "transmission.sent"),
-         "état inconnu « transmission.sent »"),
-        (DANE_PARAMS, DANE_PARAMS.replace("approve", "validate"), "action inconnue « validate »"),
+        (MANUAL_PARAMS, MANUAL_PARAMS.replace("transmission.accounts_list_sent", "transmission.accounts_sent"),
+         "élément inconnu « transmission.accounts_sent »"),
+        (MANUAL_PARAMS, MANUAL_PARAMS.replace("transmission.accounts_list_sent", "definition.ent"),
+         "l'élément « definition.ent » est de type choice"),
     ],
 )
 def test_guard_parameters_are_validated(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -901,6 +904,24 @@ def test_guard_parameters_are_validated(tmp_path: Path, old: str, new: str, expe
     assert expected in error.message
     offending = next(line for line in new.splitlines() if line and line not in old.splitlines())
     assert_line(error, line_of(text, offending))
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        ('event = "approve"\nfrom = "review.sent"\n', "état inconnu « review.sent »"),
+        ('event = "validate"\nfrom = "review.pending"\n', "action inconnue « validate »"),
+    ],
+)
+def test_state_and_event_parameters_are_validated(tmp_path: Path, new: str, expected: str) -> None:
+    guards = {name: {} for name in TOY_GUARDS} | {
+        "decided": {"event": GuardParam("event", description="l'action"), "from": GuardParam("state")}}
+    text = PURCHASE + "\n[guards.decided]\n" + new
+    write(tmp_path, "purchase.toml", text)
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(tmp_path, guards=guards, roles=TOY_ROLES)
+    assert expected in caught.value.message
+    assert_line(caught.value, line_of(text, new.splitlines()[0] if "validate" in new else new.splitlines()[1]))
 
 
 def test_parameters_for_an_unknown_guard_are_refused(tmp_path: Path) -> None:
