@@ -120,14 +120,14 @@ def collect_facts(session: Session, definition: Definition, school: School, valu
         ent = str(values.get(items.ent) or "")
         raw_address, raw_year = str(values.get(items.address) or ""), str(values.get(items.year) or "")
         where = {fact: _where_item(definition, ref) for fact, ref in
-                 (("ent", items.ent), ("address", items.address), ("year", items.year))}
+                 (("product", items.ent), ("address", items.address), ("year", items.year))}
     else:  # a definition that does not say where the facts are: each is missing, and the definition says why
         ent = raw_address = raw_year = ""
-        where = dict.fromkeys(("ent", "address", "year"),
+        where = dict.fromkeys(("product", "address", "year"),
                               f"la définition « {definition.id} » n'a pas de table [guards.{GUARD}]")
     info = catalogue.get(ent)
     if not ent:
-        missing.append(MissingFact("l'ENT choisi", where["ent"]))
+        missing.append(MissingFact("l'ENT choisi", where["product"]))
     elif info is None:
         missing.append(MissingFact(f"l'éditeur de l'ENT « {ent} »",
                                    "catalogue des ENT (data/territory/ents.toml), à compléter par l'administration"))

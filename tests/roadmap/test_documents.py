@@ -113,7 +113,8 @@ def test_the_five_documents_carry_the_school_the_ent_its_publisher_and_the_right
     assert "héberger ces données en France" in letter
     assert "90 jours après la fermeture d'un compte" in letter
     assert "Claire Martin" in letter and "Bruz" in letter
-    assert "droit à la déconnexion" in texts["charte-utilisation-ent"].casefold()
+    charter = texts["charte-utilisation-ent"]
+    assert "droit à la déconnexion" in charter.casefold() and "Signature d'un responsable légal" in charter
     authorisation = texts["autorisation-publication"]
     assert "blog public" in authorisation and "réservés à ses membres" in authorisation
     assert "accord de l'élève" in authorisation and "L'année scolaire 2026-2027 seulement" in authorisation
