@@ -35,6 +35,8 @@ from tests.roadmap.walk import (
     SETUP_ITEMS,
     TRANSMISSION_ITEMS,
     fill,
+    send_in_table,
+    through_account_creation,
     walk_to_transmission,
 )
 from workflows import Actor
@@ -159,11 +161,13 @@ def test_a_draft_leaves_a_blank_line_for_each_missing_fact() -> None:
 
 
 def at_setup(roadmap: Roadmap, tmp_path: Path, **setup: str) -> None:
-    """SCHOOL in step setup (the first table approved by the DANE), the setup items filled as given."""
+    """SCHOOL in step setup (its first table validated by the DANE, its accounts created), the setup items filled
+    as given."""
     walk_to_transmission(roadmap, tmp_path)
     fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, DIRECTOR)
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    roadmap.fire(SCHOOL, "approve", "dane.premier-degre@ac-rennes.fr")
+    send_in_table(roadmap)
+    through_account_creation(roadmap)
     fill(roadmap, SCHOOL, setup, DIRECTOR)
 
 
