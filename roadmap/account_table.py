@@ -153,17 +153,23 @@ def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: 
     return problems
 
 
-def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
+def write_table(
+    rows: Sequence[Mapping[str, str]],
+    path: Path,
+    columns: Sequence[str] = COLUMNS,
+    sheet_name: str = "Création des comptes",
+) -> None:
     """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel), atomically;
-    cells that a spreadsheet would take for a formula are written as text."""
-    cells = [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
+    cells that a spreadsheet would take for a formula are written as text. Other tables (the GDPR register)
+    give their own columns."""
+    cells = [[spreadsheet_safe(str(row.get(column, ""))) for column in columns] for row in rows]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
 
         workbook = Workbook(write_only=True)  # streamed: a national table stays linear in time and memory
-        sheet = workbook.create_sheet("Création des comptes")
-        for values in [list(COLUMNS), *cells]:
+        sheet = workbook.create_sheet(sheet_name)
+        for values in [list(columns), *cells]:
             row = []
             for value in values:
                 cell = WriteOnlyCell(sheet, value=value)
@@ -175,5 +181,5 @@ def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
         return
     with atomic_text(path, encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         writer.writerows(cells)

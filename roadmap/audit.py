@@ -23,6 +23,10 @@ ACTION_LABELS = {
     "people.reminders": "réception des rappels réglée",
     "mail.test": "message d'essai envoyé",
     "refused": "action d'administration refusée",
+    "gdpr.record": "fiche de traitement enregistrée",
+    "gdpr.register": "registre des traitements exporté",
+    "gdpr.purge": "personnes parties anonymisées",
+    "gdpr.access": "demande d'accès exportée",
 }
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from sqlmodel import col, select
 
 from roadmap.account_table import AccountItems, build_row, row_problems
+from roadmap.gdpr import find_record
 from roadmap.models import School
 from roadmap.settings import PARIS
 from workflows import GuardContext, GuardParam, GuardRegistry
@@ -20,6 +21,7 @@ ACCOUNT_ITEMS = {
     "council_item": GuardParam("item", "date", "la date du conseil d'école (colonne « date CE »)"),
     "ent_item": GuardParam("item", "choice", "l'ENT choisi (colonne « ENT »)"),
 }
+RECORD_ITEMS = {"ent_item": GuardParam("item", "choice", "l'ENT choisi, dont l'éditeur fournit la fiche de traitement")}
 DANE_VALIDATION = {
     "event": GuardParam("event", description="l'action de validation par la DANE"),
     "from": GuardParam("state", description="l'état d'où la DANE valide"),
@@ -94,6 +96,24 @@ def departement_first_table_validated(ctx: GuardContext) -> list[str]:
     return []
 
 
+def processing_record_held(ctx: GuardContext) -> list[str]:
+    """The publisher's processing record for the school's ENT is held for its département (recorded once by the
+    CPD or the DANE for the DASEN's register, not uploaded by each school)."""
+    school = ctx.subject
+    if not isinstance(school, School):
+        return ["école introuvable dans l'annuaire."]
+    _, chosen = ctx.item("processing_record_held", "ent_item")
+    if not chosen:
+        return ["aucun ENT n'est choisi : la fiche de traitement de son éditeur ne peut pas être cherchée."]
+    if find_record(ctx.session, school.departement_code, str(chosen)) is None:
+        return [
+            f"la fiche de traitement de l'éditeur de « {chosen} » n'est pas enregistrée pour le département "
+            f"{school.departement_code} : le CPD ou la DANE l'enregistre une fois pour toutes les écoles "
+            f"(roadmap gdpr record add --departement {school.departement_code} --ent \"{chosen}\" --file FICHIER)."
+        ]
+    return []
+
+
 def roadmap_guards() -> GuardRegistry:
     registry = GuardRegistry()
     registry.register("ent_compliant", ent_compliant, "L'ENT choisi fait partie des solutions conformes.", ENT_ITEM)
@@ -114,5 +134,11 @@ def roadmap_guards() -> GuardRegistry:
         departement_first_table_validated,
         "La première transmission du département a été validée par la DANE.",
         DANE_VALIDATION,
+    )
+    registry.register(
+        "processing_record_held",
+        processing_record_held,
+        "La fiche de traitement de l'éditeur de l'ENT choisi est enregistrée pour le département.",
+        RECORD_ITEMS,
     )
     return registry

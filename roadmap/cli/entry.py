@@ -10,13 +10,26 @@ import traceback
 from rich.text import Text
 from typer.exceptions import TyperException
 
-from roadmap.cli import audit, backup, definitions, imports, mail, overview, people, schools, serve, setup, tables
+from roadmap.cli import (
+    audit,
+    backup,
+    definitions,
+    gdpr,
+    imports,
+    mail,
+    overview,
+    people,
+    schools,
+    serve,
+    setup,
+    tables,
+)
 from roadmap.cli.common import app, err
 from roadmap.errors import InvalidValue, RoadmapError
 from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
-COMMAND_GROUPS = (audit, backup, definitions, imports, mail, overview, people, schools, serve, setup, tables)
+COMMAND_GROUPS = (audit, backup, definitions, gdpr, imports, mail, overview, people, schools, serve, setup, tables)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,13 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+# The installed version of the national roadmap, and the one these tests write (versions move with the product).
+V = tomllib.loads((REPO_DATA / "roadmaps" / "national.toml").read_text(encoding="utf-8"))["version"]
+NEXT = V + 1
+
+
 def bump(path: Path) -> None:
-    edit(path, "version = 1", "version = 2")
+    edit(path, f"version = {V}", f"version = {NEXT}")
 
 
 def test_a_new_version_is_checked_then_installed_by_init(
@@ -47,13 +53,13 @@ def test_a_new_version_is_checked_then_installed_by_init(
     assert "national" in err and "grenoble" in err  # the variants extend it: they changed too
 
     out = ok(capsys, "definition", "check", data_copy)
-    assert "« national » : compatible" in out and "de la version 1 à la version 2" in out
+    assert "« national » : compatible" in out and f"de la version {V} à la version {NEXT}" in out
     assert "« grenoble » : compatible" in out  # its variants are rebuilt on the new version and checked too
 
     ok(capsys, "init")
     assert SCHOOL in ok(capsys, "school", "list")
     instance, upgrades = instance_of(small_db, SCHOOL)
-    assert instance.definition_version == 2
+    assert instance.definition_version == NEXT
     assert [(row.source, row.target, row.actor) for row in upgrades] == [("definition", "definition", "roadmap-init")]
 
 
@@ -63,9 +69,9 @@ def test_a_changed_definition_keeping_its_version_is_refused(
     edit(data_copy, 'label = "Financement"', 'label = "Financement du projet"')
     code, _, err = run_cli(capsys, "definition", "check", data_copy)
     assert code == 1
-    assert "le contenu a changé mais la version est restée 1" in err
+    assert f"le contenu a changé mais la version est restée {V}" in err
     code, _, err = run_cli(capsys, "init")
-    assert code == 1 and "la version est restée 1" in err
+    assert code == 1 and f"la version est restée {V}" in err
 
 
 def test_renaming_a_state_with_schools_in_it_is_refused_naming_them(
@@ -77,7 +83,7 @@ def test_renaming_a_state_with_schools_in_it_is_refused_naming_them(
     data_copy.write_text(text, encoding="utf-8")
     code, _, err = run_cli(capsys, "definition", "check", data_copy)
     assert code == 1
-    assert "l'état « definition » n'existe plus dans la version 2" in err
+    assert f"l'état « definition » n'existe plus dans la version {NEXT}" in err
     assert SCHOOL in err and OTHER_SCHOOL in err and '[upgrade] states = { "definition" = "…" }' in err
 
     code, _, err = run_cli(capsys, "init")
@@ -86,7 +92,7 @@ def test_renaming_a_state_with_schools_in_it_is_refused_naming_them(
     ok(capsys, "definition", "check", data_copy)
     ok(capsys, "init")
     instance, upgrades = instance_of(small_db, SCHOOL)
-    assert (instance.state, instance.definition_version) == ("project", 2)
+    assert (instance.state, instance.definition_version) == ("project", NEXT)
     assert [(row.source, row.target) for row in upgrades] == [("definition", "project")]
 
 
