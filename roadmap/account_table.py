@@ -183,3 +183,11 @@ def write_table(
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
         writer.writerow(columns)
         writer.writerows(cells)
+
+
+def libreoffice_csv_filter(columns: int) -> str:
+    """How LibreOffice Calc opens the product's CSV files (`soffice --infilter=…`, or the same choices in its import
+    dialog): ';' separated, '"' quoted, UTF-8, from line 1, every column as text, French locale. Leading zeros
+    (UAI, postcodes) stay and dates are never re-read as US dates."""
+    formats = "/".join(f"{number}/2" for number in range(1, columns + 1))  # 2 = text
+    return f"CSV:59,34,76,1,{formats},1036"

@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "gdpr.register": "registre des traitements exporté",
     "gdpr.purge": "personnes parties anonymisées",
     "gdpr.access": "demande d'accès exportée",
+    "file.read": "document consulté (lecture seule)",
 }
 
 

@@ -16,12 +16,12 @@ import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import DateTime, Engine, Table, delete, func, insert, select, text
+from sqlalchemy import Date, DateTime, Engine, Table, delete, func, insert, select, text
 from sqlmodel import SQLModel
 
 import notifications.models
@@ -54,6 +54,8 @@ def _encode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         value = row[column.name]
         if isinstance(column.type, DateTime) and value is not None:
             value = as_utc(value).isoformat()
+        elif isinstance(column.type, Date) and value is not None:
+            value = value.isoformat()
         encoded[column.name] = value
     return encoded
 
@@ -63,6 +65,8 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     for column in table.columns:
         if isinstance(column.type, DateTime) and decoded.get(column.name) is not None:
             decoded[column.name] = datetime.fromisoformat(decoded[column.name])
+        elif isinstance(column.type, Date) and decoded.get(column.name) is not None:
+            decoded[column.name] = date.fromisoformat(decoded[column.name])
     return decoded
 
 

@@ -25,3 +25,5 @@ SCOPE_KINDS: dict[str, str] = {
 }
 # Roles that read and never change anything (no move, no checklist change, no administration).
 READ_ONLY_ROLES: frozenset[str] = frozenset({"dpo"})
+# The documents a read-only role may open ("step.item"): the data-protection officer reads the council minutes.
+READABLE_FILES: dict[str, tuple[str, ...]] = {"dpo": ("school_council.minutes",)}

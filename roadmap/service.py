@@ -42,7 +42,7 @@ from roadmap.permissions import (
 )
 from roadmap.progress import SILENT, Progress
 from roadmap.reminders import Notifier
-from roadmap.roles import ROLE_LABELS
+from roadmap.roles import READABLE_FILES, ROLE_LABELS
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
@@ -568,6 +568,26 @@ class Roadmap:
             if school is None or not covers(session, viewer.role, viewer.scope, school):
                 raise NotFound("École", uai, hint=OUT_OF_SIGHT)
         return uai
+
+    def school_file(self, uai: str, item: str, viewer: Actor = OPERATOR) -> dict[str, Any]:
+        """A document attached to the school's checklist (current or past step) as `viewer` may open it. A
+        read-only role opens only its documents (the DPO: the council minutes), and each opening is audited."""
+        uai = self.visible_school(uai, viewer)
+        with self.session() as session:
+            values = self.engine.values(session, self.instance(session, uai))
+        found = [(step, value) for (step, key), value in values.items()
+                 if key == item and isinstance(value, dict) and "sha256" in value]
+        if not found:
+            raise NotFound("Document", item, hint="ce document n'a pas (encore) été joint par l'école.")
+        step, value = found[0]
+        readable = READABLE_FILES.get(viewer.role)
+        if readable is not None:
+            if f"{step}.{item}" not in readable:
+                self.refuse_administration(viewer, "file.read", f"{uai} {step}.{item}", [
+                    f"le rôle {ROLE_LABELS[viewer.role]} ne consulte que : " + ", ".join(readable) + "."])
+            with self.engine.transaction() as session:
+                audit.record(session, viewer, "file.read", f"{uai} {step}.{item}", {"name": value.get("name")})
+        return value
 
     def refusals(self, uai: str, viewer: Actor = OPERATOR) -> list[RefusedAttempt]:
         uai = self.visible_school(uai, viewer)

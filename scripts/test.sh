@@ -16,10 +16,13 @@ source scripts/postgres.sh
 source scripts/wheel_check.sh
 # shellcheck source=scripts/chromium.sh
 source scripts/chromium.sh
+# shellcheck source=scripts/libreoffice.sh
+source scripts/libreoffice.sh
 
 ensure_venv
 pg_ensure_installed
 chromium_ensure_installed
+libreoffice_ensure_installed
 pg_start_throwaway
 
 # Run every stage even if an earlier one fails, so one CI run reports all

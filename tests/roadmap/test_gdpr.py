@@ -22,6 +22,7 @@ from roadmap.settings import Settings
 from roadmap.views import audit_lines, processing_record_lines, school_detail
 from tests.conftest import ILLE_ET_VILAINE
 from tests.factories import ADMIN_EMAIL, FIXED_NOW, make_roadmap
+from tests.roadmap.test_cli import ok, run_cli, small_db  # noqa: F401  (small_db is a fixture)
 from tests.roadmap.test_permissions import (
     CPD_22,
     CPD_35,
@@ -307,3 +308,56 @@ def test_the_access_export_holds_everything_about_one_person(settings: Settings,
     for who in (CPD_35, DIRECTOR_1):
         with pytest.raises(AdministrationRefused):
             roadmap.access_export(DIRECTOR_1, by=who)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def test_gdpr_commands(
+    small_db: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    record = tmp_path / "fiche-one.pdf"
+    record.write_bytes(b"%PDF-1.4 fiche ODE\n")
+    out = ok(capsys, "gdpr", "record", "add", "--departement", "035", "--ent", ONE, "--file", record,
+             "--received", "02/11/2026", "--sent", "2026-11-09", "--by", CPD)
+    assert "Open Digital Education" in out and "02/11/2026" in out
+    listed = json.loads(ok(capsys, "gdpr", "record", "list", "--json"))
+    assert [(r["departement"], r["ent"], r["received_on"], r["sent_to_dsden_on"]) for r in listed] == [
+        ("035", ONE, "2026-11-02", "2026-11-09")]
+    assert "1 fiche(s) de traitement." in ok(capsys, "gdpr", "record", "list")
+
+    for target in ("registre.xlsx", "registre.csv"):
+        ok(capsys, "gdpr", "register", "--departement", "35", "-o", tmp_path / target, "--by", CPD)
+    sheet = load_workbook(tmp_path / "registre.xlsx").active
+    assert sheet is not None
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == list(REGISTER_COLUMNS) and rows[1][:5] == ["035", "Open Digital Education", ONE,
+                                                                  record.name, "02/11/2026"]
+    assert (tmp_path / "registre.csv").read_bytes().startswith("\ufeffDépartement;".encode())
+
+    ok(capsys, "people", "remove", DIRECTOR, "--by", ADMIN_EMAIL)
+    dry = json.loads(ok(capsys, "gdpr", "purge", "--dry-run", "--json", "--by", ADMIN_EMAIL))
+    assert dry == []  # within the delay
+    answer = tmp_path / "acces.json"
+    ok(capsys, "gdpr", "access", DIRECTOR, "-o", answer, "--by", ADMIN_EMAIL)
+    held = json.loads(answer.read_text(encoding="utf-8"))
+    assert held["person"] == DIRECTOR and held["tables"]["departed_person"][0]["reason"] == "removed"
+    assert oct(answer.stat().st_mode & 0o777) == "0o600"  # personal data: owner only
+
+    # Bad input: French message saying what and how, exit code 1, nothing written.
+    bad = [
+        (("gdpr", "record", "add", "--departement", "035", "--ent", "Moodle", "--file", record, "--by", CPD),
+         "ENT possibles"),
+        (("gdpr", "record", "add", "--departement", "035", "--ent", ONE, "--file", tmp_path / "absent.pdf",
+          "--by", CPD), "introuvable"),
+        (("gdpr", "record", "add", "--departement", "035", "--ent", ONE, "--file", record, "--received",
+          "31/02/2026", "--by", CPD), "n'existe pas"),
+        (("gdpr", "register", "--departement", "035", "-o", tmp_path / "registre.ods", "--by", CPD), ".xlsx"),
+        (("gdpr", "register", "--departement", "035", "-o", tmp_path / "r.csv", "--by", DIRECTOR_1), "inconnue"),
+        (("gdpr", "access", DIRECTOR, "-o", tmp_path / "a.json", "--by", CPD), "demande d'accès"),
+        (("gdpr", "purge", "--by", CPD), "administrateur"),
+    ]
+    for args, fragment in bad:
+        code, _, err = run_cli(capsys, *args)
+        assert code == 1 and fragment in err, (args, err)
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "a.json").exists()

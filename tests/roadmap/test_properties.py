@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from roadmap.errors import NotFound, RoadmapError
-from roadmap.files import read_upload
+from roadmap.files import Upload, read_upload
 from roadmap.models import Person, School
 from roadmap.permissions import covers
 from roadmap.service import Roadmap
@@ -92,6 +92,11 @@ def prepare(settings: Settings, tmp_path: Path) -> None:
         roadmap.add_person(email, "cpd", departement, f"CPD {departement}", by=ADMIN_EMAIL)
     roadmap.add_person(DANE, "dane", ACADEMIE, "DANE", by=ADMIN_EMAIL)
     roadmap.add_person(ADMIN, "admin", "*", "Administration", by=ADMIN_EMAIL)
+    # The publishers' processing records are held for every ENT (the GDPR step's guard is tested in test_gdpr.py).
+    ent = next(i for i in STEPS["definition"]["checklist"] if i["id"] == "ent")
+    for departement in CPD:
+        for choice in ent["choices"]:
+            roadmap.add_processing_record(departement, choice, Upload("fiche.pdf", b"%PDF-1.4 fiche"), by=ADMIN_EMAIL)
     if roadmap.db.dialect.name == "sqlite":
         with roadmap.db.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
