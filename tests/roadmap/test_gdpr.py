@@ -326,8 +326,11 @@ def test_gdpr_commands(
         ("035", ONE, "2026-11-02", "2026-11-09")]
     assert "1 fiche(s) de traitement." in ok(capsys, "gdpr", "record", "list")
 
-    for target in ("registre.xlsx", "registre.csv"):
-        ok(capsys, "gdpr", "register", "--departement", "35", "-o", tmp_path / target, "--by", CPD)
+    added = ok(capsys, "people", "add", DPO_14, "--role", "dpo", "--scope", "14", "--name", "Hélène Caradec",
+               "--by", ADMIN_EMAIL)
+    assert "délégué(e) à la protection des données, périmètre 14" in added
+    for target, reader in (("registre.xlsx", CPD), ("registre.csv", DPO_14)):
+        ok(capsys, "gdpr", "register", "--departement", "35", "-o", tmp_path / target, "--by", reader)
     sheet = load_workbook(tmp_path / "registre.xlsx").active
     assert sheet is not None
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
