@@ -51,13 +51,14 @@ def publisher_of(ent: str) -> str:
 
 
 def find_record(session: Session, departement: str, ent: str) -> ProcessingRecord | None:
-    return session.exec(
-        select(ProcessingRecord).where(ProcessingRecord.departement_code == departement, ProcessingRecord.ent == ent)
-    ).first()
+    query = select(ProcessingRecord).where(
+        ProcessingRecord.departement_code == departement, ProcessingRecord.ent_name == ent
+    )
+    return session.exec(query).first()
 
 
 def records(session: Session, departements: Sequence[str] | None = None) -> list[ProcessingRecord]:
-    query = select(ProcessingRecord).order_by(col(ProcessingRecord.departement_code), col(ProcessingRecord.ent))
+    query = select(ProcessingRecord).order_by(col(ProcessingRecord.departement_code), col(ProcessingRecord.ent_name))
     if departements is not None:
         query = query.where(col(ProcessingRecord.departement_code).in_(departements))
     return list(session.exec(query).all())
@@ -82,7 +83,7 @@ def register_row(record: ProcessingRecord, schools: int) -> dict[str, str]:
     return {
         "Département": record.departement_code,
         "Éditeur": record.publisher,
-        "ENT": record.ent,
+        "ENT": record.ent_name,
         "Fiche de traitement": record.file_name,
         "Reçue le": f"{record.received_on:%d/%m/%Y}",
         "Envoyée à la DSDEN le": f"{record.sent_to_dsden_on:%d/%m/%Y}" if record.sent_to_dsden_on else "",

@@ -130,11 +130,11 @@ class ProcessingRecord(SQLModel, table=True):
     (schools no longer upload it one by one). The file lives in the file store (`stored_file`)."""
 
     __tablename__ = "gdpr_processing_record"
-    __table_args__ = (UniqueConstraint("departement_code", "ent", name="uq_gdpr_processing_record_ent"),)
+    __table_args__ = (UniqueConstraint("departement_code", "ent_name", name="uq_gdpr_processing_record_ent"),)
 
     id: int | None = Field(default=None, primary_key=True)
     departement_code: str = Field(foreign_key="departement.code", index=True, max_length=4)
-    ent: str = Field(max_length=120)  # the ENT as the roadmap's choice list names it
+    ent_name: str = Field(max_length=120)  # the ENT as the roadmap's choice list names it
     publisher: str = Field(max_length=120)
     file_sha256: str = Field(foreign_key="stored_file.sha256", max_length=64)
     file_name: str = Field(max_length=255)

@@ -684,7 +684,7 @@ class Roadmap:
                 session.add(StoredFile(sha256=raw["sha256"], name=raw["name"], size=raw["size"],
                                        media_type=raw["media_type"]))
             record = gdpr.find_record(session, place.code, name) or ProcessingRecord(
-                departement_code=place.code, ent=name, publisher="", file_sha256=raw["sha256"], file_name="",
+                departement_code=place.code, ent_name=name, publisher="", file_sha256=raw["sha256"], file_name="",
                 received_on=received_on, recorded_by=manager.id)
             replaced = record.id is not None
             record.publisher = (publisher or "").strip() or gdpr.publisher_of(name)
@@ -729,7 +729,7 @@ class Roadmap:
         _, ref = self.ent_item(place)
         with self.engine.transaction() as session:
             usage = gdpr.ent_usage(session, place.code, ref)
-            rows = [gdpr.register_row(record, usage.get(record.ent, 0)) for record in gdpr.records(session, codes)]
+            rows = [gdpr.register_row(record, usage.get(record.ent_name, 0)) for record in gdpr.records(session, codes)]
             audit.record(session, reader, "gdpr.register", place.code, {"rows": len(rows)})
         return rows
 

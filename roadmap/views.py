@@ -565,7 +565,7 @@ def processing_record_lines(
     records = roadmap.processing_records(viewer, departement)
     shown = roadmap.pseudonyms(r.recorded_by for r in records)
     return [
-        ProcessingRecordLine(r.departement_code, r.ent, r.publisher, r.file_name, r.file_sha256, r.received_on,
+        ProcessingRecordLine(r.departement_code, r.ent_name, r.publisher, r.file_name, r.file_sha256, r.received_on,
                              r.sent_to_dsden_on, shown.get(r.recorded_by, r.recorded_by), r.recorded_at)
         for r in records
     ]

@@ -59,7 +59,7 @@ def record_add(
         departement, ent, upload, by=by, publisher=publisher, received=_date("--received", received),
         sent_to_dsden=_date("--sent", sent),
     )
-    out.print(f"Fiche de traitement de {record.publisher} pour {record.ent} enregistrée (département "
+    out.print(f"Fiche de traitement de {record.publisher} pour {record.ent_name} enregistrée (département "
               f"{record.departement_code}, reçue le {record.received_on:%d/%m/%Y}).")
 
 

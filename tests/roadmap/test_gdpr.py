@@ -65,7 +65,7 @@ def with_dpos(roadmap: Roadmap) -> Roadmap:
 def test_records_are_kept_by_the_cpd_dane_or_admin_of_the_departement(settings: Settings, tmp_path: Path) -> None:
     roadmap = with_dpos(setup_roadmap(settings, tmp_path))
     record = roadmap.add_processing_record("35", ONE, RECORD, by=CPD_35, received=date(2026, 11, 2))
-    assert (record.departement_code, record.ent, record.publisher) == ("035", ONE, "Open Digital Education")
+    assert (record.departement_code, record.ent_name, record.publisher) == ("035", ONE, "Open Digital Education")
     roadmap.add_processing_record("022", BENEYLU, RECORD, by=DANE_14, publisher="Beneylu", sent_to_dsden=date(
         2026, 11, 5))
     # The same publisher and département again replaces the record (held once), and says so in the audit log.

@@ -21,7 +21,7 @@ def upgrade() -> None:
         "gdpr_processing_record",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("departement_code", sa.String(length=4), nullable=False),
-        sa.Column("ent", sa.String(length=120), nullable=False),
+        sa.Column("ent_name", sa.String(length=120), nullable=False),
         sa.Column("publisher", sa.String(length=120), nullable=False),
         sa.Column("file_sha256", sa.String(length=64), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["departement_code"], ["departement.code"]),
         sa.ForeignKeyConstraint(["file_sha256"], ["stored_file.sha256"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("departement_code", "ent", name="uq_gdpr_processing_record_ent"),
+        sa.UniqueConstraint("departement_code", "ent_name", name="uq_gdpr_processing_record_ent"),
     )
     with op.batch_alter_table("gdpr_processing_record", schema=None) as batch_op:
         batch_op.create_index(
