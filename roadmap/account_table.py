@@ -155,19 +155,21 @@ def row_problems(row: Mapping[str, str], ent_item: ChecklistItem | None, today: 
 
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET = "Création des comptes"
 
 
-def _cells(rows: Sequence[Mapping[str, str]]) -> list[list[str]]:
-    return [[spreadsheet_safe(str(row.get(column, ""))) for column in COLUMNS] for row in rows]
+def _cells(rows: Sequence[Mapping[str, str]], columns: Sequence[str] = COLUMNS) -> list[list[str]]:
+    return [[spreadsheet_safe(str(row.get(column, ""))) for column in columns] for row in rows]
 
 
-def _save_xlsx(rows: Sequence[Mapping[str, str]], handle: IO[bytes]) -> None:
+def _save_xlsx(rows: Sequence[Mapping[str, str]], handle: IO[bytes], columns: Sequence[str] = COLUMNS,
+               sheet_name: str = SHEET) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)  # streamed: a national table stays linear in time and memory
-    sheet = workbook.create_sheet("Création des comptes")
-    for values in [list(COLUMNS), *_cells(rows)]:
+    sheet = workbook.create_sheet(sheet_name)
+    for values in [list(columns), *_cells(rows, columns)]:
         row = []
         for value in values:
             cell = WriteOnlyCell(sheet, value=value)
@@ -184,14 +186,24 @@ def xlsx_bytes(rows: Sequence[Mapping[str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-def write_table(rows: Sequence[Mapping[str, str]], path: Path) -> None:
+def write_table(rows: Sequence[Mapping[str, str]], path: Path, columns: Sequence[str] = COLUMNS,
+                sheet_name: str = SHEET) -> None:
     """Write rows as .xlsx (what the DSI expects) or .csv (';', UTF-8 with BOM, for French Excel), atomically;
-    cells that a spreadsheet would take for a formula are written as text."""
+    cells that a spreadsheet would take for a formula are written as text. Other tables (the GDPR register)
+    give their own columns."""
     if path.suffix.lower() == ".xlsx":
         with atomic_write(path) as handle:
-            _save_xlsx(rows, handle)
+            _save_xlsx(rows, handle, columns, sheet_name)
         return
     with atomic_text(path, encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(_cells(rows))
+        writer.writerow(columns)
+        writer.writerows(_cells(rows, columns))
+
+
+def libreoffice_csv_filter(columns: int) -> str:
+    """How LibreOffice Calc opens the product's CSV files (`soffice --infilter=…`, or the same choices in its import
+    dialog): ';' separated, '"' quoted, UTF-8, from line 1, every column as text, French locale. Leading zeros
+    (UAI, postcodes) stay and dates are never re-read as US dates."""
+    formats = "/".join(f"{number}/2" for number in range(1, columns + 1))  # 2 = text
+    return f"CSV:59,34,76,1,{formats},1036"

@@ -29,6 +29,11 @@ ACTION_LABELS = {
     "transmission.approve": "tableau validé par la DANE",
     "transmission.return": "tableau renvoyé par la DANE",
     "agreements.add": "accord avec un éditeur enregistré",
+    "gdpr.record": "fiche de traitement enregistrée",
+    "gdpr.register": "registre des traitements exporté",
+    "gdpr.purge": "personnes parties anonymisées",
+    "gdpr.access": "demande d'accès exportée",
+    "file.read": "document consulté (lecture seule)",
 }
 
 

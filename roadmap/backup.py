@@ -70,9 +70,9 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(column.type, DateTime):
             decoded[column.name] = datetime.fromisoformat(decoded[column.name])
-        elif isinstance(column.type, Date):
+        elif isinstance(column.type, Date) and decoded.get(column.name) is not None:
             decoded[column.name] = date.fromisoformat(decoded[column.name])
-        elif isinstance(column.type, LargeBinary):
+        elif isinstance(column.type, LargeBinary) and decoded.get(column.name) is not None:
             decoded[column.name] = base64.b64decode(decoded[column.name])
     return decoded
 

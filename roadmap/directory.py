@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
 from roadmap.errors import InvalidValue, NotFound
+from roadmap.gdpr import record_departure
 from roadmap.models import Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
 from roadmap.progress import SILENT, Progress
@@ -63,6 +65,7 @@ def import_extract(
     zones: dict[str, AcademieInfo],
     start_instances: StartInstances,
     progress: Progress = SILENT,
+    clock: Callable[[], datetime] = utcnow,
 ) -> ImportReport:
     """Upsert everything the extract holds, in the caller's transaction. Re-importing never duplicates.
 
@@ -130,7 +133,7 @@ def import_extract(
     progress.phase("Ouverture des parcours", total=len(created))
     start_instances(session, [(row["uai"], row["departement_code"]) for row in created])
     progress.advance(len(created))
-    report.contacts = _sync_contacts(session, extract.records, circonscriptions)
+    report.contacts = _sync_contacts(session, extract.records, circonscriptions, clock())
     return report
 
 
@@ -228,7 +231,7 @@ def _upsert_circonscriptions(
 
 
 def _sync_contacts(
-    session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, tuple[str, str]]
+    session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, tuple[str, str]], now: datetime
 ) -> int:
     """Functional mailboxes of the annuaire become people: the school's direction, the circonscription's IEN."""
     wanted: dict[tuple[str, str], tuple[str, str]] = {}
@@ -251,7 +254,7 @@ def _sync_contacts(
     from_annuaire = {(p["role"], p["scope"]): p for p in people if p["source"] == "annuaire"}
     created: list[dict[str, Any]] = []
     changed: dict[int, dict[str, Any]] = {}
-    now = utcnow()
+    departures: list[dict[str, Any]] = []
     count = 0
     for (role, scope), (email, name) in wanted.items():
         person = from_annuaire.get((role, scope))
@@ -263,6 +266,8 @@ def _sync_contacts(
                       "created_at": now}
             created.append(person)
         elif (person["email"], person["name"]) != (email, name):
+            if person["email"] != email:  # the old mailbox left the directory (retention, roadmap/gdpr.py)
+                departures.append({**person})
             by_email.pop(person["email"], None)
             person["email"], person["name"] = email, name
             changed[person["id"]] = {"id": person["id"], "email": email, "name": name}
@@ -275,6 +280,11 @@ def _sync_contacts(
         _update_by_key(session, Person, list(changed.values()))
     for offset in range(0, len(created), BATCH):
         session.execute(insert(Person), created[offset : offset + BATCH])
+    taken = {p["email"] for p in by_email.values()}
+    for gone in departures:
+        if gone["email"] not in taken:
+            record_departure(session, email=gone["email"], name=gone["name"], role=gone["role"],
+                             scope=gone["scope"], reason="annuaire", now=now)
     return count
 
 

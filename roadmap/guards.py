@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from roadmap.account_table import AccountItems, build_row, row_problems
 from roadmap.family_facts import FACT_ITEMS, family_documents_facts
+from roadmap.gdpr import find_record
 from roadmap.models import Departement, PublisherAgreement, School
 from roadmap.settings import PARIS, REPO_DATA
 from roadmap.territory import academies
@@ -38,6 +39,7 @@ AGREEMENT_KINDS = {
     "convention": "la convention entre le DASEN et l'éditeur",
     "dsi_agreement": "l'accord entre la DSI et l'éditeur",
 }
+RECORD_ITEMS = {"ent_item": GuardParam("item", "choice", "l'ENT choisi, dont l'éditeur fournit la fiche de traitement")}
 
 
 def today(ctx: GuardContext) -> date:
@@ -148,6 +150,24 @@ def publisher_agreements(ctx: GuardContext) -> list[str]:
     ]
 
 
+def processing_record_held(ctx: GuardContext) -> list[str]:
+    """The publisher's processing record for the school's ENT is held for its département (recorded once by the
+    CPD or the DANE for the DASEN's register, not uploaded by each school)."""
+    school = ctx.subject
+    if not isinstance(school, School):
+        return ["école introuvable dans l'annuaire."]
+    _, chosen = ctx.item("processing_record_held", "ent_item")
+    if not chosen:
+        return ["aucun ENT n'est choisi : la fiche de traitement de son éditeur ne peut pas être cherchée."]
+    if find_record(ctx.session, school.departement_code, str(chosen)) is None:
+        return [
+            f"la fiche de traitement de l'éditeur de « {chosen} » n'est pas enregistrée pour le département "
+            f"{school.departement_code} : le CPD ou la DANE l'enregistre une fois pour toutes les écoles "
+            f"(roadmap gdpr record add --departement {school.departement_code} --ent \"{chosen}\" --file FICHIER)."
+        ]
+    return []
+
+
 def roadmap_guards(territory_file: Path | None = None) -> GuardRegistry:
     automatic_accounts_route, manual_accounts_route = _route_guards(territory_file or DEFAULT_TERRITORY)
     registry = GuardRegistry()
@@ -190,5 +210,11 @@ def roadmap_guards(territory_file: Path | None = None) -> GuardRegistry:
         family_documents_facts,
         "L'adresse de l'ENT et l'année scolaire des documents pour les familles sont bien formées.",
         FACT_ITEMS,
+    )
+    registry.register(
+        "processing_record_held",
+        processing_record_held,
+        "La fiche de traitement de l'éditeur de l'ENT choisi est enregistrée pour le département.",
+        RECORD_ITEMS,
     )
     return registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Date, DateTime, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflows.models import utcnow
@@ -195,3 +195,42 @@ class PublisherAgreement(SQLModel, table=True):
     signed_on: date
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     recorded_by: str = Field(max_length=254)
+
+
+class ProcessingRecord(SQLModel, table=True):
+    """A publisher's GDPR processing record for one ENT in one département, held once for the DASEN's register
+    (schools no longer upload it one by one). The file lives in the file store (`stored_file`)."""
+
+    __tablename__ = "gdpr_processing_record"
+    __table_args__ = (UniqueConstraint("departement_code", "ent_name", name="uq_gdpr_processing_record_ent"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    departement_code: str = Field(foreign_key="departement.code", index=True, max_length=4)
+    ent_name: str = Field(max_length=120)  # the ENT as the roadmap's choice list names it
+    publisher: str = Field(max_length=120)
+    file_sha256: str = Field(foreign_key="stored_file.sha256", max_length=64)
+    file_name: str = Field(max_length=255)
+    received_on: date = Field(sa_column=Column(Date, nullable=False))
+    sent_to_dsden_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    recorded_by: str = Field(max_length=254)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DepartedPerson(SQLModel, table=True):
+    """Someone who left the directory (removed, or their mailbox changed at an import). Kept as they were until
+    the retention delay has passed, then anonymised: address and name go, the pseudonym stays. `actor_key` (the
+    SHA-256 of the address) lets every display of the append-only history and audit show the pseudonym instead
+    of the address those rows keep (they are never updated)."""
+
+    __tablename__ = "departed_person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_key: str = Field(max_length=64, unique=True, index=True)
+    email: str | None = Field(default=None, max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    role: str = Field(max_length=16)
+    scope: str = Field(max_length=16)
+    reason: str = Field(max_length=16)  # "removed" or "annuaire"
+    pseudonym: str = Field(max_length=64)
+    left_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    anonymised_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -6,7 +6,7 @@ from sqlmodel import Session, SQLModel
 
 from roadmap.errors import InvalidValue
 from roadmap.models import Academie, Circonscription, Departement, School
-from roadmap.roles import ROLE_LABELS, ROLES, SCOPE_KINDS
+from roadmap.roles import READ_ONLY_ROLES, ROLE_LABELS, ROLES, SCOPE_KINDS
 from roadmap.uai import normalize_uai, uai_problem
 from workflows import Actor
 from workflows.models import WorkflowInstance
@@ -21,7 +21,7 @@ def normalize_scope(role: str, scope: str) -> str:
         return normalize_uai(text)
     if role == "cpd" and text.isdigit():
         return text.zfill(3)
-    if role == "dane" and text.isdigit():
+    if role in ("dane", "dpo") and text.isdigit():
         return text.zfill(2)
     if role == "admin" and text in ("", "*"):
         return ADMIN_SCOPE
@@ -44,6 +44,7 @@ def check_scope(session: Session, role: str, scope: str) -> str:
         "ien": Circonscription,
         "cpd": Departement,
         "dane": Academie,
+        "dpo": Academie,
     }
     table = tables.get(role)
     if table is None:
@@ -77,7 +78,7 @@ def covers(session: Session, role: str, scope: str, school: School) -> bool:
         return school.circonscription_uai == scope
     if role == "cpd":
         return school.departement_code == scope
-    if role == "dane":
+    if role in ("dane", "dpo"):
         return school_academie(session, school) == scope
     return False
 
@@ -86,6 +87,9 @@ def authorize(session: Session, actor: Actor, instance: WorkflowInstance, school
     """Engine hook: the reasons why `actor` may not act on this school (empty when in scope)."""
     if not isinstance(school, School):
         return [f"école {instance.subject} introuvable dans l'annuaire."]
+    if actor.role in READ_ONLY_ROLES:
+        return [f"{actor.label or actor.id} ({ROLE_LABELS[actor.role]}) a un accès en lecture seule : "
+                "il ou elle consulte les comptes rendus et le registre, sans rien modifier."]
     if covers(session, actor.role, actor.scope, school):
         return []
     what = {
@@ -118,7 +122,7 @@ def scope_location(session: Session, role: str, scope: str) -> tuple[str | None,
         departement = circonscription.departement_code if circonscription else None
     elif role == "cpd":
         departement = scope
-    elif role == "dane":
+    elif role in ("dane", "dpo"):
         return None, scope
     row = session.get(Departement, departement) if departement else None
     return departement, row.academie_code if row else None
@@ -142,4 +146,28 @@ def administration_reasons(session: Session, manager: Actor, role: str, scope: s
         return [f"{label} de périmètre {scope} : hors du département {manager.scope} de ce CPD."]
     if manager.role == "dane" and academie != manager.scope:
         return [f"{label} de périmètre {scope} : hors de l'académie {manager.scope} de cette DANE."]
+    return []
+
+
+# Who keeps the publishers' processing records of a département, and who reads its register.
+RECORD_KEEPERS = ("admin", "dane", "cpd")
+REGISTER_READERS = ("admin", "dane", "cpd", "dpo")
+
+
+def departement_reasons(session: Session, actor: Actor, departement: str, *, write: bool) -> list[str]:
+    """Why `actor` may not keep (write) or read the GDPR register of a département (empty when allowed)."""
+    allowed = RECORD_KEEPERS if write else REGISTER_READERS
+    label = ROLE_LABELS.get(actor.role, actor.role)
+    if actor.role not in allowed:
+        what = "enregistrer une fiche de traitement" if write else "consulter le registre des traitements"
+        return [f"le rôle {label} ne peut pas {what} (rôles habilités : "
+                + ", ".join(ROLE_LABELS[r] for r in allowed) + ")."]
+    if actor.role == "admin":
+        return []
+    row = session.get(Departement, departement)
+    academie = row.academie_code if row else None
+    if actor.role == "cpd" and departement != actor.scope:
+        return [f"le département {departement} est hors du département {actor.scope} de ce CPD."]
+    if actor.role in ("dane", "dpo") and academie != actor.scope:
+        return [f"le département {departement} est hors de l'académie {actor.scope} ({label})."]
     return []

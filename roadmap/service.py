@@ -6,8 +6,8 @@ Every action of the CLI (and later the web app) goes through here, so permission
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, func, select
 
 from notifications.models import MODES, RecipientPreference
-from roadmap import annuaire, audit, forms, locks
+from roadmap import annuaire, audit, forms, gdpr, locks
 from roadmap.account_table import AccountItems, compose_row, directors_of
 from roadmap.db import check_schema, make_engine, migrate
 from roadmap.directory import ImportReport, add_person, import_extract, list_people, remove_person
@@ -25,11 +25,28 @@ from roadmap.family_facts import typed_fact_checks
 from roadmap.files import FileStore, Upload
 from roadmap.forms import ReturnedFormsView
 from roadmap.guards import roadmap_guards
-from roadmap.models import AuditEntry, Circonscription, Departement, Person, ReturnedForms, School
-from roadmap.permissions import administration_reasons, authorize, check_scope, covers
+from roadmap.models import (
+    AuditEntry,
+    Circonscription,
+    DepartedPerson,
+    Departement,
+    Person,
+    ProcessingRecord,
+    ReturnedForms,
+    School,
+    StoredFile,
+)
+from roadmap.permissions import (
+    REGISTER_READERS,
+    administration_reasons,
+    authorize,
+    check_scope,
+    covers,
+    departement_reasons,
+)
 from roadmap.progress import SILENT, Progress
 from roadmap.reminders import Notifier
-from roadmap.roles import ROLE_LABELS
+from roadmap.roles import READABLE_FILES, ROLE_LABELS
 from roadmap.settings import PARIS, Settings
 from roadmap.territory import academies
 from roadmap.uai import normalize_uai, uai_problem
@@ -71,7 +88,7 @@ def in_scope(viewer: Actor) -> ColumnElement[bool]:
         return col(School.circonscription_uai) == scope
     if viewer.role == "cpd":
         return col(School.departement_code) == scope
-    if viewer.role == "dane":
+    if viewer.role in ("dane", "dpo"):
         return col(School.departement_code).in_(select(Departement.code).where(Departement.academie_code == scope))
     return false()
 
@@ -315,7 +332,7 @@ class Roadmap:
 
         with self.engine.transaction() as session:
             locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
-            report = import_extract(session, extract, zones, start, progress)
+            report = import_extract(session, extract, zones, start, progress, self.engine.clock)
             audit.record(
                 session,
                 manager,
@@ -376,6 +393,7 @@ class Roadmap:
             self.refuse_administration(manager, "people.add", email, reasons)
         with self.engine.transaction() as session:
             person = add_person(session, email, role, scope, name)
+            gdpr.cancel_departure(session, person.email)
             audit.record(
                 session, manager, "people.add", person.email, {"role": role, "scope": person.scope, "name": person.name}
             )
@@ -396,6 +414,8 @@ class Roadmap:
             self.refuse_administration(manager, "people.remove", address, reasons)
         with self.engine.transaction() as session:
             removed = remove_person(session, address)
+            gdpr.record_departure(session, email=removed.email, name=removed.name, role=removed.role,
+                                  scope=removed.scope, reason="removed", now=self.engine.clock())
             audit.record(
                 session, manager, "people.remove", removed.email, {"role": removed.role, "scope": removed.scope}
             )
@@ -567,6 +587,26 @@ class Roadmap:
                 raise NotFound("École", uai, hint=OUT_OF_SIGHT)
         return uai
 
+    def school_file(self, uai: str, item: str, viewer: Actor = OPERATOR) -> dict[str, Any]:
+        """A document attached to the school's checklist (current or past step) as `viewer` may open it. A
+        read-only role opens only its documents (the DPO: the council minutes), and each opening is audited."""
+        uai = self.visible_school(uai, viewer)
+        with self.session() as session:
+            values = self.engine.values(session, self.instance(session, uai))
+        found = [(step, value) for (step, key), value in values.items()
+                 if key == item and isinstance(value, dict) and "sha256" in value]
+        if not found:
+            raise NotFound("Document", item, hint="ce document n'a pas (encore) été joint par l'école.")
+        step, value = found[0]
+        readable = READABLE_FILES.get(viewer.role)
+        if readable is not None:
+            if f"{step}.{item}" not in readable:
+                self.refuse_administration(viewer, "file.read", f"{uai} {step}.{item}", [
+                    f"le rôle {ROLE_LABELS[viewer.role]} ne consulte que : " + ", ".join(readable) + "."])
+            with self.engine.transaction() as session:
+                audit.record(session, viewer, "file.read", f"{uai} {step}.{item}", {"name": value.get("name")})
+        return value
+
     def refusals(self, uai: str, viewer: Actor = OPERATOR) -> list[RefusedAttempt]:
         uai = self.visible_school(uai, viewer)
         with self.session() as session:
@@ -660,6 +700,134 @@ class Roadmap:
         """The roadmap step of an instance; holds and final states stand for themselves."""
         step = self.engine.definition(instance.definition_id).step_of(instance.state)
         return step.id if step else instance.state
+
+    # ----------------------------------------------------------------------------------------- GDPR
+
+    def _departement(self, code: str) -> Departement:
+        normalized = code.strip().zfill(3) if code.strip().isdigit() else code.strip().upper()
+        with self.session() as session:
+            departement = session.get(Departement, normalized)
+        if departement is None:
+            raise NotFound("Département", normalized, hint="donnez son code (ex. 035) ; l'annuaire qui le contient "
+                           "doit d'abord être importé.")
+        return departement
+
+    def ent_item(self, departement: Departement) -> tuple[ChecklistItem, tuple[str, str]]:
+        """The ENT choice item of the roadmap this département follows (named by its guard parameters)."""
+        definition = self.definition_for_academie(departement.academie_code)
+        ref = definition.item_ref("processing_record_held", "ent_item")
+        return definition.item_spec(ref), ref
+
+    def add_processing_record(
+        self, departement: str, ent: str, upload: Upload, *, by: str, publisher: str | None = None,
+        received: date | None = None, sent_to_dsden: date | None = None,
+    ) -> ProcessingRecord:
+        """Record (or replace) a publisher's processing record for one ENT in one département: admin, the
+        département's CPD or the académie's DANE. Audited; the file goes to the file store."""
+        place = self._departement(departement)
+        manager = self.manager(by, attempted="gdpr.record", target=f"{place.code} {ent}")
+        item, _ = self.ent_item(place)
+        with self.session() as session:
+            reasons = departement_reasons(session, manager, place.code, write=True)
+        if reasons:
+            self.refuse_administration(manager, "gdpr.record", f"{place.code} {ent}", reasons)
+        name = ent.strip()
+        if name not in item.choices:
+            raise InvalidValue("ENT", ent, "ENT inconnu de la feuille de route de ce département.",
+                               hint="ENT possibles : " + ", ".join(item.choices))
+        today = self.engine.clock().astimezone(PARIS).date()
+        received_on = received or today
+        if received_on > today or (sent_to_dsden and sent_to_dsden > today):
+            raise InvalidValue("date", f"{max(received_on, sent_to_dsden or received_on):%d/%m/%Y}",
+                               "date future.", hint="donnez la date à laquelle c'est arrivé (jj/mm/aaaa).")
+        raw = self.files.store(upload)
+        with self.engine.transaction() as session:
+            if session.get(StoredFile, raw["sha256"]) is None:
+                session.add(StoredFile(sha256=raw["sha256"], name=raw["name"], size=raw["size"],
+                                       media_type=raw["media_type"]))
+            record = gdpr.find_record(session, place.code, name) or ProcessingRecord(
+                departement_code=place.code, ent_name=name, publisher="", file_sha256=raw["sha256"], file_name="",
+                received_on=received_on, recorded_by=manager.id)
+            replaced = record.id is not None
+            record.publisher = (publisher or "").strip() or gdpr.publisher_of(name)
+            record.file_sha256, record.file_name = raw["sha256"], raw["name"]
+            record.received_on, record.sent_to_dsden_on = received_on, sent_to_dsden
+            record.recorded_by, record.recorded_at = manager.id, self.engine.clock()
+            session.add(record)
+            audit.record(session, manager, "gdpr.record", f"{place.code} {name}",
+                         {"file": raw["name"], "sha256": raw["sha256"], "replaced": replaced})
+        return record
+
+    def register_departements(self, viewer: Actor, departement: str | None = None) -> list[str]:
+        """The départements whose register `viewer` may read (one, or all of their scope)."""
+        with self.session() as session:
+            if departement is not None:
+                code = self._departement(departement).code
+                reasons = departement_reasons(session, viewer, code, write=False)
+                if reasons:
+                    self.refuse_administration(viewer, "gdpr.register", code, reasons)
+                return [code]
+            reasons = [] if viewer.role in REGISTER_READERS else departement_reasons(session, viewer, "", write=False)
+            if reasons:
+                self.refuse_administration(viewer, "gdpr.register", viewer.scope, reasons)
+            query = select(Departement.code).order_by(col(Departement.code))
+            if viewer.role in ("dane", "dpo"):
+                query = query.where(Departement.academie_code == viewer.scope)
+            elif viewer.role == "cpd":
+                query = query.where(Departement.code == viewer.scope)
+            return list(session.exec(query).all())
+
+    def processing_records(self, viewer: Actor = OPERATOR, departement: str | None = None) -> list[ProcessingRecord]:
+        codes = self.register_departements(viewer, departement)
+        with self.session() as session:
+            return gdpr.records(session, codes)
+
+    def register_rows(self, departement: str, *, by: str) -> list[dict[str, str]]:
+        """The DASEN's register for a département: one row per processing record, with how many of its schools
+        chose that ENT. Read by the admin, the CPD, the DANE or the DPO of its académie; audited."""
+        reader = self.manager(by, attempted="gdpr.register", target=departement)
+        place = self._departement(departement)
+        codes = self.register_departements(reader, place.code)
+        _, ref = self.ent_item(place)
+        with self.engine.transaction() as session:
+            usage = gdpr.ent_usage(session, place.code, ref)
+            rows = [gdpr.register_row(record, usage.get(record.ent_name, 0)) for record in gdpr.records(session, codes)]
+            audit.record(session, reader, "gdpr.register", place.code, {"rows": len(rows)})
+        return rows
+
+    def purge(self, *, by: str, dry_run: bool = False) -> list[DepartedPerson]:
+        """Anonymise the people who left the directory more than `retention_days` ago (admin only). The history
+        and audit rows are not touched: their displays show the pseudonym from now on."""
+        manager = self.manager(by, attempted="gdpr.purge", target="rétention")
+        if manager.role != "admin":
+            self.refuse_administration(manager, "gdpr.purge", "rétention",
+                                       ["seul un administrateur applique la règle de conservation."])
+        now = self.engine.clock()
+        with self.engine.transaction() as session:
+            due = gdpr.due_departures(session, now, self.settings.retention_days)
+            found = [DepartedPerson(**row.model_dump()) for row in due]  # as they were, for the report
+            if not dry_run:
+                gdpr.anonymise(session, due, now)
+                audit.record(session, manager, "gdpr.purge", "rétention", {
+                    "anonymised": [row.pseudonym for row in due], "retention_days": self.settings.retention_days})
+        return found
+
+    def pseudonyms(self, actors: Iterable[str]) -> dict[str, str]:
+        with self.session() as session:
+            return gdpr.pseudonyms(session, actors)
+
+    def access_export(self, email: str, *, by: str) -> dict[str, Any]:
+        """Everything held about one person (access request, GDPR art. 15): admin or DANE; audited."""
+        address = email.strip().lower()
+        manager = self.manager(by, attempted="gdpr.access", target=address)
+        if manager.role not in ("admin", "dane"):
+            self.refuse_administration(manager, "gdpr.access", address,
+                                       ["seuls un administrateur ou la DANE répondent à une demande d'accès."])
+        with self.engine.transaction() as session:
+            held = gdpr.held_about(session, address)
+            audit.record(session, manager, "gdpr.access", address, {"rows": gdpr.counts(held)})
+        return {"person": address, "exported_at": self.engine.clock(), "exported_by": manager.id,
+                "retention_days": self.settings.retention_days, "tables": held}
 
 
 __all__ = ["Roadmap", "RoadmapError"]

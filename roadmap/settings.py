@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from roadmap.errors import RoadmapError
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -35,6 +37,7 @@ class Settings:
     base_url: str = "http://localhost:8000"  # where the links of emails lead (the web application)
     mail_from: str = "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"
     dsi_email: str = ""  # ROADMAP_DSI_EMAIL: where every later account table goes (else the académie's dsi_email)
+    retention_days: int = 365  # people who left the directory are anonymised after this delay (GDPR)
 
     @property
     def files_dir(self) -> Path:
@@ -63,6 +66,7 @@ class Settings:
             base_url=env.get("ROADMAP_BASE_URL", "http://localhost:8000").rstrip("/"),
             mail_from=env.get("ROADMAP_MAIL_FROM", "ent-roadmap <ne-pas-repondre@ent-roadmap.localhost>"),
             dsi_email=env.get("ROADMAP_DSI_EMAIL", "").strip().lower(),
+            retention_days=_retention_days(env.get("ROADMAP_RETENTION_DAYS", "")),
         )
 
     @property
@@ -77,3 +81,16 @@ def _busy_timeout_ms(seconds: str) -> int:
         return max(0, int(float(seconds) * 1000)) if seconds.strip() else 30_000
     except ValueError:
         return 30_000
+
+
+def _retention_days(days: str) -> int:
+    """ROADMAP_RETENTION_DAYS: whole days, 0 or more; an unreadable value is refused (a GDPR delay is not guessed)."""
+    text = days.strip()
+    if not text:
+        return 365
+    if not text.isdigit():
+        raise RoadmapError(
+            f"ROADMAP_RETENTION_DAYS vaut « {days} » : un nombre entier de jours (0 ou plus) est attendu.\n"
+            "  → par exemple ROADMAP_RETENTION_DAYS=365, ou retirez la variable (365 jours par défaut)."
+        )
+    return int(text)

@@ -18,11 +18,14 @@ source scripts/wheel_check.sh
 source scripts/chromium.sh
 # shellcheck source=scripts/weasyprint.sh
 source scripts/weasyprint.sh
+# shellcheck source=scripts/libreoffice.sh
+source scripts/libreoffice.sh
 
 ensure_venv
 pg_ensure_installed
 chromium_ensure_installed
 weasyprint_ensure_libs
+libreoffice_ensure_installed
 pg_start_throwaway
 
 # Run every stage even if an earlier one fails, so one CI run reports all

@@ -36,7 +36,10 @@ app = typer.Typer(
     add_completion=False,
 )
 import_app = typer.Typer(help="Importer des données.", no_args_is_help=True)
-people_app = typer.Typer(help="Personnes habilitées (direction, IEN, CPD, DANE, administration).", no_args_is_help=True)
+people_app = typer.Typer(
+    help="Personnes habilitées (direction, IEN, CPD, DANE, délégué(e) à la protection des données, administration).",
+    no_args_is_help=True,
+)
 school_app = typer.Typer(help="Écoles et leur parcours.", no_args_is_help=True)
 definition_app = typer.Typer(help="Définitions de la feuille de route.", no_args_is_help=True)
 app.add_typer(import_app, name="import")

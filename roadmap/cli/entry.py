@@ -15,6 +15,7 @@ from roadmap.cli import (
     backup,
     definitions,
     documents,
+    gdpr,
     imports,
     mail,
     overview,
@@ -30,8 +31,8 @@ from roadmap.errors import InvalidValue, RoadmapError
 from workflows.errors import TransitionRefused, WorkflowError
 
 # Importing a command group registers its commands.
-COMMAND_GROUPS = (audit, backup, definitions, documents, imports, mail, overview, people, schools, serve, setup,
-                  tables, transmission)
+COMMAND_GROUPS = (audit, backup, definitions, documents, gdpr, imports, mail, overview, people, schools, serve,
+                  setup, tables, transmission)
 
 # The command-line parser's own messages, said in French (the parser only speaks English).
 _USAGE_MESSAGES: tuple[tuple[str, str], ...] = (

@@ -4,7 +4,7 @@ token; every change goes through the service."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -262,25 +262,12 @@ def checked_upload(name: str, data: bytes) -> bytes:
 def school_file(request: Request, uai: str, item: str) -> Response:
     actor = signed_in(request)
     roadmap = web_of(request).roadmap
-    detail = school_page(roadmap, uai, actor).detail
-    value = next((line.value for line in detail.checklist if line.id == item), None)
-    if not isinstance(value, dict) or "sha256" not in value:
-        value = _owed_or_past_file(roadmap, detail.uai, item)
-    if not isinstance(value, dict) or "sha256" not in value:
-        raise NotFound("Document", item)
+    value = roadmap.school_file(uai, item, actor)  # scope, and what a read-only role may open, checked there
     path = roadmap.files.path_of(str(value["sha256"]))
     media = str(value.get("media_type", "application/octet-stream"))
     inline = media in ("application/pdf", "image/png", "image/jpeg")
     return FileResponse(path, media_type=media, filename=str(value.get("name", "document")),
                         content_disposition_type="inline" if inline else "attachment")
-
-
-def _owed_or_past_file(roadmap: Any, uai: str, item: str) -> Any:
-    """A document of a step the school has left (the council minutes the IEN reads while the school waits)."""
-    with roadmap.session() as session:
-        instance = roadmap.instance(session, uai)
-        values = roadmap.engine.values(session, instance)
-    return next((v for (_step, key), v in values.items() if key == item), None)
 
 
 @router.get("/ecoles/{uai}/documents/{name}")

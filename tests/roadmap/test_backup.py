@@ -7,7 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sqlmodel import SQLModel
 
+import roadmap.models  # noqa: F401  (its tables)
 from roadmap.settings import Settings
 from tests.factories import ADMIN_EMAIL
 from tests.roadmap.test_cli import ok, run_cli
@@ -21,6 +23,11 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
     ok(capsys, "forms", "record", "0350122T", "--acknowledgements", "12", "--codes", "20",
        "--by", "claire.martin@ac-rennes.fr")
     forms_before = json.loads(ok(capsys, "forms", "show", "0350122T", "--json"))
+    record = tmp_path / "fiche-traitement.pdf"  # GDPR: a publisher's record, and someone who left
+    record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
+    ok(capsys, "gdpr", "record", "add", "--departement", "035", "--ent", "Beneylu School", "--file", record,
+       "--by", ADMIN_EMAIL)
+    ok(capsys, "people", "remove", "yann.kervella@ac-rennes.fr", "--by", ADMIN_EMAIL)
     first = tmp_path / "export-1.zip"
     assert "lignes exportées" in ok(capsys, "export", first)
     before = json.loads(ok(capsys, "school", "show", "0350122T", "--json"))
@@ -49,6 +56,11 @@ def test_export_then_restore_into_a_new_database_gives_everything_back(
     assert (restore_entry["action"], restore_entry["actor"], restore_entry["target"]) == (
         "restore", ADMIN_EMAIL, "export-1.zip")
     assert original == again
+    assert set(original["tables"]) == set(SQLModel.metadata.tables)  # every table, the GDPR ones included
+    assert len(original["tables"]["gdpr_processing_record"]) == len(original["tables"]["departed_person"]) == 1
+    assert json.loads(ok(capsys, "gdpr", "record", "list", "--json"))[0]["file_name"] == record.name
+    sha = original["tables"]["gdpr_processing_record"][0]["file_sha256"]
+    assert (tmp_path / "restored" / "files" / sha[:2] / sha).read_bytes() == record.read_bytes()
 
     # Work goes on after a restore: new rows get fresh ids, the history keeps growing.
     ok(capsys, "school", "resume", "0350266Z", "--by", "cpd.numerique35@ac-rennes.fr")

@@ -197,7 +197,10 @@ def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
     check(walk.GDPR_ITEMS)
     record = tmp_path / "fiche-traitement.pdf"
     record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
-    ok(capsys, "school", "check", SCHOOL, "processing_record", record, "--by", DIRECTOR)
+    code, _, error = run_cli(capsys, "school", "advance", SCHOOL, "--by", DIRECTOR)
+    assert code == 1 and "fiche de traitement" in error and "gdpr record add" in error, error
+    ok(capsys, "gdpr", "record", "add", "--departement", "35", "--ent", walk.DEFINITION_ITEMS["ent"], "--file", record,
+       "--by", ADMIN_EMAIL)
     fire("advance", DIRECTOR, "teacher_training")
     check(walk.TRAINING_ITEMS)
     fire("advance", DIRECTOR, "parent_training")
@@ -227,14 +230,18 @@ def test_acceptance_walk_of_0350122T_on_the_real_ille_et_vilaine_file(
     checks = [h for h in detail["history"] if h["event"] == "check"]
     expected_checks = sum(len(items) for items in (walk.DEFINITION_ITEMS, walk.FUNDING_ITEMS, walk.COUNCIL_ITEMS,
                                                    walk.TRANSMISSION_ITEMS, walk.SETUP_ITEMS, walk.GDPR_ITEMS,
-                                                   walk.TRAINING_ITEMS)) + 2
+                                                   walk.TRAINING_ITEMS)) + 1
     assert len(checks) == expected_checks
     assert {h["actor"] for h in checks} == {DIRECTOR}
 
-    # The two documents were copied into the file store, under ROADMAP_HOME/files.
-    stored = {h["data"]["item"]: h["data"]["value"] for h in checks if h["data"]["item"] in ("minutes",
-                                                                                              "processing_record")}
-    assert set(stored) == {"minutes", "processing_record"}
+    # The two documents were copied into the file store, under ROADMAP_HOME/files: the minutes attached by the
+    # school, the publisher's processing record held once for the département.
+    stored = {h["data"]["item"]: h["data"]["value"] for h in checks if h["data"]["item"] == "minutes"}
+    records = json.loads(ok(capsys, "gdpr", "record", "list", "--json"))
+    assert [(r["departement"], r["ent"], r["file_name"]) for r in records] == [
+        ("035", walk.DEFINITION_ITEMS["ent"], record.name)]
+    stored["processing_record"] = {"name": records[0]["file_name"], "sha256": records[0]["file_sha256"],
+                                   "size": record.stat().st_size}
     files_dir = cli_env.home / "files"
     for source, value in ((minutes, stored["minutes"]), (record, stored["processing_record"])):
         content = source.read_bytes()

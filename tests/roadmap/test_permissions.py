@@ -263,7 +263,7 @@ BAD_PEOPLE = [
     ("", "director", S1, "Claire Martin", ["adresse électronique invalide"]),
     ("nouvelle@ac-rennes.fr", "director", S1, "  ", ["nom", "nom est vide"]),
     ("nouvelle@ac-rennes.fr", "inspecteur", S1, "Claire Martin", ["rôle", "inspecteur", "rôle inconnu",
-                                                                       "director, ien, cpd, dane, admin"]),
+                                                                       "director, ien, cpd, dane, dpo, admin"]),
     ("ien@ac-rennes.fr", "ien", "035", "Jean Ien", ["périmètre", "035", "UAI invalide", "circonscription (UAI)"]),
     ("ien@ac-rennes.fr", "ien", S1, "Jean Ien", ["périmètre", S1, "circonscription (UAI)", "importé"]),
     ("dir@ac-rennes.fr", "director", CIRCO_A, "Jean Dir", ["périmètre", CIRCO_A, "école (UAI)", "importé"]),

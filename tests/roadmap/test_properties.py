@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
 from roadmap.errors import NotFound, RoadmapError
-from roadmap.files import read_upload
+from roadmap.files import Upload, read_upload
 from roadmap.models import Person, School
 from roadmap.permissions import covers
 from roadmap.service import Roadmap
@@ -98,6 +98,11 @@ def prepare(settings: Settings, tmp_path: Path) -> None:
     for departement, email in CPD.items():  # the publisher's agreements, recorded once per département
         for kind in ("convention", "dsi_agreement"):
             roadmap.transmissions.add_agreement(departement, ent, kind, "2026-06-01", by=email)
+    # The publishers' processing records are held for every ENT (the GDPR step's guard is tested in test_gdpr.py).
+    ent_item = next(i for i in STEPS["definition"]["checklist"] if i["id"] == "ent")
+    for departement in CPD:
+        for choice in ent_item["choices"]:
+            roadmap.add_processing_record(departement, choice, Upload("fiche.pdf", b"%PDF-1.4 fiche"), by=ADMIN_EMAIL)
     if roadmap.db.dialect.name == "sqlite":
         with roadmap.db.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -229,7 +229,7 @@ def test_lawful_walk_reaches_deployed_and_history_records_every_move(settings: S
         [("definition", i) for i in DEFINITION_ITEMS] + [("funding", i) for i in FUNDING_ITEMS]
         + [("school_council", i) for i in COUNCIL_ITEMS] + [("school_council", "minutes")]
         + [("transmission", i) for i in TRANSMISSION_ITEMS] + [("setup", i) for i in SETUP_ITEMS]
-        + [("gdpr_information", i) for i in GDPR_ITEMS] + [("gdpr_information", "processing_record")]
+        + [("gdpr_information", i) for i in GDPR_ITEMS]
         + [("teacher_training", i) for i in TRAINING_ITEMS]
     )
     council = next(h for h in history if h["event"] == "check" and h["data"]["item"] == "council_date")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from roadmap.files import read_upload
+from roadmap.models import School
 from roadmap.service import Roadmap
 from tests.factories import ADMIN_EMAIL
 
@@ -99,6 +100,15 @@ def through_account_creation(roadmap: Roadmap, uai: str = SCHOOL, director: str 
     record_agreements(roadmap)
     roadmap.fire(uai, "exported_to_publisher", CPD)
     roadmap.fire(uai, "accounts_created", director)
+def hold_processing_record(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL) -> None:
+    """The publisher's processing record for the walked ENT, recorded once for the school's département."""
+    record = tmp_path / "fiche-traitement.pdf"
+    record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
+    with roadmap.session() as session:
+        school = session.get(School, uai)
+        assert school is not None
+    roadmap.add_processing_record(school.departement_code, DEFINITION_ITEMS["ent"], read_upload(record),
+                                  by=ADMIN_EMAIL)
 
 
 def walk_from_transmission_to_parent_training(roadmap: Roadmap, tmp_path: Path, uai: str = SCHOOL,
@@ -110,9 +120,7 @@ def walk_from_transmission_to_parent_training(roadmap: Roadmap, tmp_path: Path, 
     fill(roadmap, uai, SETUP_ITEMS, director)
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, GDPR_ITEMS, director)
-    record = tmp_path / "fiche-traitement.pdf"
-    record.write_bytes(b"%PDF-1.4 fiche de traitement\n")
-    roadmap.check(uai, "processing_record", None, director, upload=read_upload(record))
+    hold_processing_record(roadmap, tmp_path, uai)
     roadmap.fire(uai, "advance", director)
     fill(roadmap, uai, TRAINING_ITEMS, director)
     roadmap.fire(uai, "advance", director)

@@ -21,6 +21,7 @@ DEMO_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, during school 
 
 CPD = "cpd.numerique35@ac-rennes.fr"
 DANE = "dane.premier-degre@ac-rennes.fr"
+DPO = "dpd@ac-rennes.fr"  # data-protection officer of the académie de Rennes (read-only)
 ADMIN = "admin.ent@ac-rennes.fr"
 DIRECTOR = "claire.martin@ac-rennes.fr"  # of 0350122T (routed to transmission, Bruz)
 DIRECTOR_CARDROC = "yann.kervella@ac-rennes.fr"  # of 0350165P (minutes awaiting the IEN)

@@ -25,6 +25,7 @@ from tests.web.client import (
     DANE,
     DIRECTOR,
     DIRECTOR_CARDROC,
+    DPO,
     IEN_REDON,
     IEN_STGREGOIRE,
     client_for,
@@ -42,9 +43,10 @@ ROLES = {  # who, seen from Cardroc (0350165P, circonscription of Saint-Grégoir
     "autre IEN": IEN_REDON,
     "CPD": CPD,
     "DANE": DANE,
+    "DPO": DPO,  # data-protection officer of the académie: reads, changes nothing
     "admin": ADMIN,
 }
-ANON, DIR, DIR2, IEN, IEN2, CPD_, DANE_, ADM = ROLES
+ANON, DIR, DIR2, IEN, IEN2, CPD_, DANE_, DPO_, ADM = ROLES
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def every(status: int, **others: int) -> dict[str, int]:
 
 
 _ROLE_KEYS = {"anon": ANON, "dir": DIR, "dir2": DIR2, "ien": IEN, "ien2": IEN2, "cpd": CPD_, "dane": DANE_,
-              "admin": ADM}
+              "dpo": DPO_, "admin": ADM}
 
 
 def _message_to_the_ien(roadmap: Roadmap) -> str:
@@ -79,8 +81,8 @@ def _approve_link(roadmap: Roadmap) -> str:
 
 SCHOOL_PAGE = every(200, anon=303, dir2=404, ien2=404)
 SCHOOL_API = every(200, anon=401, dir2=404, ien2=404)
-BOARD_PAGE = every(200, anon=303, dir=403, dir2=403)
-BOARD_API = every(200, anon=401, dir=403, dir2=403)
+BOARD_PAGE = every(200, anon=303, dir=403, dir2=403, dpo=403)  # the DPO reads minutes and the register only
+BOARD_API = every(200, anon=401, dir=403, dir2=403, dpo=403)
 TABLES = every(403, anon=303, cpd=200, dane=200, admin=200)
 
 ROUTES: dict[tuple[str, str], list[Check]] = {

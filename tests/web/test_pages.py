@@ -9,9 +9,11 @@ import io
 import re
 from html import unescape
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import col, func, select
 
+from roadmap import roles
 from roadmap.keys import secret_key
 from roadmap.links import ActionLinks
 from roadmap.mailer import send_test
@@ -26,6 +28,7 @@ from tests.web.client import (
     CPD,
     DANE,
     DIRECTOR_CARDROC,
+    DPO,
     IEN_REDON,
     IEN_STGREGOIRE,
     REDON_SCHOOL,
@@ -296,3 +299,22 @@ def test_an_intercommunal_project_selects_the_schools_of_several_communes(settin
         expected = session.exec(select(func.count()).select_from(School)
                                 .where(col(School.commune).in_(["Redon", "Cardroc"]))).one()
     assert len(two) == expected
+
+
+def test_the_dpo_opens_council_minutes_of_its_academie_and_nothing_else(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roadmap = demo_roadmap(settings)
+    dpo = signed_in_client(roadmap, DPO)
+    minutes = dpo.get(f"/ecoles/{CARDROC}/fichiers/minutes")  # Cardroc's minutes wait for the IEN
+    assert minutes.status_code == 200 and minutes.content.startswith(b"%PDF")
+    last = roadmap.audit_log()[-1]
+    assert (last.actor, last.action, last.target) == (DPO, "file.read", f"{CARDROC} school_council.minutes")
+    # Nothing to change on the school page: no action button, no checklist form.
+    page = dpo.get(f"/ecoles/{CARDROC}")
+    assert page.status_code == 200 and "/evenements/" not in page.text and "/liste/" not in page.text
+    # A document the DPO is not entitled to is refused (403), the refusal audited.
+    monkeypatch.setitem(roles.READABLE_FILES, "dpo", ("gdpr_information.other",))
+    refused = dpo.get(f"/ecoles/{CARDROC}/fichiers/minutes")
+    assert refused.status_code == 403 and "ne consulte que" in unescape(refused.text)
+    assert roadmap.audit_log()[-1].action == "refused"

@@ -952,7 +952,7 @@ def test_item_references_must_exist(tmp_path: Path, item: str, key: str, value: 
 
 
 def test_applies_to_names_only_academies(tmp_path: Path) -> None:
-    national_copy(tmp_path, "id = \"national\"", "id = \"national\"")
+    national_copy(tmp_path, 'id = "national"', 'id = "national"')  # the real files, unchanged
     variant = (ROADMAPS / "grenoble.toml").read_text(encoding="utf-8").replace("academies = ", "academie = ")
     path = write(tmp_path, "grenoble.toml", variant)
     with pytest.raises(DefinitionError) as caught:
