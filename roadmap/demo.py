@@ -59,10 +59,13 @@ DEMO_MINUTES = Upload(
 
 
 def _value(raw: str, roadmap: Roadmap) -> str:
-    """Relative days ("-20") become dates before today."""
+    """Relative days ("-20") become dates before today; "@school_year" the current school year ("2026-2027")."""
+    today = roadmap.engine.clock().astimezone(PARIS).date()
     if raw.lstrip("-").isdigit():
-        day = roadmap.engine.clock().astimezone(PARIS).date() + timedelta(days=int(raw))
-        return day.isoformat()
+        return (today + timedelta(days=int(raw))).isoformat()
+    if raw == "@school_year":
+        start = today.year if today.month >= 8 else today.year - 1
+        return f"{start}-{start + 1}"
     return raw
 
 
@@ -97,6 +100,8 @@ def load_demo(roadmap: Roadmap, data_dir: Path) -> DemoSummary:
             roadmap.fire(entry["uai"], "exported_to_publisher", CPD_EMAIL)
             if entry["accounts"] == "created":
                 roadmap.fire(entry["uai"], "accounts_created", CPD_EMAIL)
+                for key, raw in entry.get("then", {}).items():  # in setup: what its family documents need
+                    roadmap.check(entry["uai"], key.partition(".")[2], _value(str(raw), roadmap), CPD_EMAIL)
         for entry in (e for e in schools if "table" not in e):
             walk(roadmap, entry["uai"], entry["until"], path, entry.get("items", {}))
     with roadmap.session() as session:

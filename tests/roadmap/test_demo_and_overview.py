@@ -53,6 +53,9 @@ def test_demo_installs_real_data_walks_schools_and_is_idempotent(
                           "cpd.numerique35@ac-rennes.fr", "--json"))
     assert [row["uai"] for row in draft["rows"]] == ["0350122T"] and draft["route"] == "dsi"
     assert len(json.loads(ok(capsys, "agreements", "list", "--json"))) == 2
+    # The school whose accounts exist has every fact its documents for families need: the pack, not a draft.
+    out = ok(capsys, "documents", "0350294E", "-o", cli_env.home / "pack")
+    assert "5 document(s) écrit(s)." in out and len(list((cli_env.home / "pack").glob("0350294E-*.pdf"))) == 5
     ok(capsys, "school", "approve", "0350165P", "--by", "ce.ien35.stgregoire@ac-rennes.fr")
     code, _, err = run_cli(capsys, "school", "advance", "0350266Z", "--by", "ecole.0350266z@ac-rennes.fr")
     assert code == 1 and "n'est pas renseigné" in err

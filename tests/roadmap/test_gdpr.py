@@ -43,6 +43,8 @@ from tests.roadmap.walk import (
     TRANSMISSION_ITEMS,
     add_people,
     fill,
+    send_in_table,
+    through_account_creation,
     walk_to_transmission,
 )
 from workflows.errors import TransitionRefused
@@ -157,7 +159,8 @@ def gdpr_ready(settings: Settings, tmp_path: Path) -> Roadmap:
     walk_to_transmission(roadmap, tmp_path)
     fill(roadmap, SCHOOL, TRANSMISSION_ITEMS, DIRECTOR)
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
-    roadmap.fire(SCHOOL, "approve", "dane.premier-degre@ac-rennes.fr")
+    send_in_table(roadmap)  # the first table of the département, validated by the DANE
+    through_account_creation(roadmap)
     fill(roadmap, SCHOOL, SETUP_ITEMS, DIRECTOR)
     roadmap.fire(SCHOOL, "advance", DIRECTOR)
     fill(roadmap, SCHOOL, GDPR_ITEMS, DIRECTOR)

@@ -103,7 +103,7 @@ def test_board_exports_survive_libreoffice(soffice: list[str], settings: Setting
     expected = [(line.uai, f"{line.next_reminder:%d/%m/%Y}" if line.next_reminder else "") for line in board.lines]
     assert expected and all(uai.startswith("0") for uai, _ in expected)
     assert any(reminder for _, reminder in expected)  # a date to check
-    files = {"tableau-de-bord.xlsx": board_xlsx(board), "tableau-de-bord.csv": board_csv(board)}
+    files = {"tableau-de-bord.xlsx": board_xlsx(board.lines), "tableau-de-bord.csv": board_csv(board.lines)}
     for name, content in files.items():
         with atomic_write(tmp_path / name) as handle:
             handle.write(content)
