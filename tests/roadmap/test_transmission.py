@@ -25,6 +25,7 @@ from roadmap.mailer import RoadmapDispatcher
 from roadmap.models import PublisherAgreement, TransmissionBatch, TransmissionBatchSchool
 from roadmap.service import AdministrationRefused, Roadmap
 from roadmap.settings import Settings
+from roadmap.views import due_reminder_views
 from tests.factories import ADMIN_EMAIL
 from tests.notifications.smtp import SmtpServer
 from tests.roadmap.test_cli import ok, run_cli
@@ -309,3 +310,28 @@ def test_transmission_commands_say_what_is_wrong(
     # The table's moves cannot be made on one school by hand: there is no such command, and the API refuses.
     code, _, err = run_cli(capsys, "school", "validate_table", SCHOOL, "--by", DANE)
     assert code == 2
+
+
+def test_schools_at_the_dsi_without_accounts_are_reminded_to_the_cpd_then_the_dane(
+    settings: Settings, tmp_path: Path
+) -> None:
+    roadmap = small_roadmap(settings, tmp_path)
+    ready(roadmap, tmp_path)
+    first = roadmap.transmissions.compose("035", by=CPD)
+    roadmap.transmissions.send(first.id, by=CPD)  # Monday 23 November 2026 (the tests' clock)
+
+    def due(day: str) -> list[tuple[str, int, list[str]]]:
+        moment = datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
+        return [(d.rule, d.working_days, [r.address for r in d.recipients])
+                for d in due_reminder_views(roadmap, moment) if d.uai == SCHOOL]
+
+    assert due("2026-11-30") == [("first-table-awaiting-dane", 5, [DANE])]  # the first table waits for the DANE
+    roadmap.transmissions.approve(first.id, by=DANE)  # the same Monday: at the DSI from now on
+    assert due("2026-12-04") == []
+    assert due("2026-12-07") == [("accounts-awaiting-dsi", 10, [CPD])]  # routed to the DSI, still no accounts
+    assert due("2026-12-18") == [("accounts-awaiting-dsi", 19, [CPD])]
+    record_agreements(roadmap)
+    roadmap.fire(SCHOOL, "exported_to_publisher", CPD)  # the same rule watches the accounts awaited
+    assert due("2026-12-07") == [("accounts-awaiting-dsi", 10, [CPD])]
+    roadmap.fire(SCHOOL, "accounts_created", DIRECTOR)
+    assert due("2026-12-07") == []
