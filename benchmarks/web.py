@@ -6,8 +6,9 @@ For each backend, on a generated national dataset (benchmarks.dataset, ~20 histo
 application runs in a process of its own, as in production, and this process sends it requests over HTTP with
 keep-alive (httpx), signed in through a real server-side session:
 
-- dashboard_departement_p95_ms: GET /tableau-de-bord as the CPD of the largest département (the page of 100 schools,
-  the chart, lateness in working days, what blocks); target 50 ms, stated for a département of 1,000 schools.
+- dashboard_departement_p95_ms: GET /tableau-de-bord as the CPD of the département closest to 1,000 schools (the
+  page of 100 schools, the chart, lateness in working days, what blocks); target 50 ms, stated for 1,000 schools.
+  dashboard_largest_p95_ms: the same for the largest département (no target: it is larger than the issue's).
 - dashboard_national_p95_ms: the same page for the national administrator (every school); target 250 ms at 50,000.
 - dashboard_late_p95_ms, api_board_p95_ms: the national board filtered on late schools, and as JSON (/api/board).
 - export_csv_s: the national board as CSV (every line), once.
@@ -129,19 +130,24 @@ def bench_backend(backend: Backend, schools: int, runs: int) -> tuple[list[Figur
         home = backend.work / "home"
         log(f"{backend.name}: building a database of {schools} écoles…")
         built = dataset.build_database(url, schools, home=home)
-        departement = built.largest_departement
-        extra.update(history_rows=built.history_rows, build_s=round(built.seconds, 1), departement=departement)
+        extra.update(history_rows=built.history_rows, build_s=round(built.seconds, 1))
         roadmap = Roadmap(dataset.bench_settings(url, home)).ready()
         try:
             with roadmap.db.connect() as connection:
                 from sqlalchemy import text
 
-                extra["departement_schools"] = connection.execute(
-                    text("SELECT COUNT(*) FROM school WHERE departement_code = :d"), {"d": departement}
-                ).scalar_one()
+                sizes: dict[str, int] = dict(connection.execute(
+                    text("SELECT departement_code, COUNT(*) FROM school GROUP BY departement_code")).all())
+            departements = {  # (code, schools): the size, and the largest
+                "dashboard_departement_p95_ms": min(sizes.items(), key=lambda item: (abs(item[1] - 1000), item[0])),
+                "dashboard_largest_p95_ms": max(sizes.items(), key=lambda item: (item[1], item[0])),
+            }
+            extra["departements"] = {key: {"code": code, "schools": count}
+                                     for key, (code, count) in departements.items()}
             signin = SignIn(roadmap)
             admin_cookie, _ = signin.open_session(built.admin_email, method="benchmark")
-            cpd_cookie, _ = signin.open_session(built.cpd_by_departement[departement], method="benchmark")
+            cpd_cookies = {key: signin.open_session(built.cpd_by_departement[code], method="benchmark")[0]
+                           for key, (code, _count) in departements.items()}
         finally:
             roadmap.db.dispose()
         env = backend.env(url) | {"ROADMAP_SECRET_KEY": "benchmark-secret-key-not-for-production-0123456789"}
@@ -152,13 +158,14 @@ def bench_backend(backend: Backend, schools: int, runs: int) -> tuple[list[Figur
             with httpx.Client(base_url=server.base, timeout=120) as anonymous:
                 baseline = timings(anonymous, "/sante", runs)
             log(f"{backend.name}: /sante p95 {p95(baseline) * 1e3:.1f} ms")
-            scoped = f"{extra['departement_schools']} écoles in département {departement}"
-            with httpx.Client(base_url=server.base, timeout=120, cookies={SESSION_COOKIE: cpd_cookie}) as cpd:
-                figures.append(measure_p95(
-                    Figure("dashboard_departement_p95_ms", "département dashboard", "ms", baseline_label="/sante",
-                           target=50.0),
-                    timings(cpd, "/tableau-de-bord", runs), baseline, f"the CPD's page, {scoped}"))
-            log(f"{backend.name}: département dashboard measured")
+            for key, (code, count) in departements.items():
+                with httpx.Client(base_url=server.base, timeout=120, cookies={SESSION_COOKIE: cpd_cookies[key]}) as cpd:
+                    figures.append(measure_p95(
+                        Figure(key, "département dashboard", "ms", baseline_label="/sante",
+                               target=50.0 if key == "dashboard_departement_p95_ms" else None),
+                        timings(cpd, "/tableau-de-bord", runs), baseline,
+                        f"the CPD's page, {count} écoles in département {code}"))
+                log(f"{backend.name}: {key} measured")
             with httpx.Client(base_url=server.base, timeout=300, cookies={SESSION_COOKIE: admin_cookie}) as admin:
                 national: tuple[tuple[str, str, str, float | None], ...] = (
                     ("dashboard_national_p95_ms", "national dashboard", "/tableau-de-bord", 250.0),

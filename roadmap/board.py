@@ -326,7 +326,9 @@ _ROW_COLUMNS = (col(School.uai), col(School.name), col(School.commune), col(Scho
 def _ordered_rows(reading: _Reading, skip: int, size: int | None) -> Iterator[_Row]:
     """The rows of the board in the filters' order, from `skip`, `size` of them (every one when None), streamed."""
     filters, default = reading.filters, calendar_for(None)
-    connection = reading.session.connection().execution_options(stream_results=True, max_row_buffer=1000)
+    connection = reading.session.connection()
+    if size is None:  # every line (the exports): streamed; a page comes in one round trip
+        connection = connection.execution_options(stream_results=True, yield_per=1000)
 
     def rows_of(query: Any) -> Iterator[_Row]:
         for uai, name, commune, circo, dep, definition_id, state, entered_at, instance_id in connection.execute(query):
