@@ -18,11 +18,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, or_
+from sqlalchemy import ColumnElement, Table, case, delete, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from roadmap.models import DepartedPerson, ProcessingRecord, School
+from notifications.models import CANCELLED, PENDING, OutboxMessage, SinkMessage
+from roadmap.models import DepartedPerson, ProcessingRecord, School, SignInRequest, WebSession
 from workflows.definition import ItemRef
 from workflows.models import ChecklistValue, WorkflowInstance
 
@@ -138,8 +139,27 @@ def due_departures(session: Session, now: datetime, retention_days: int) -> list
     return list(session.exec(query).all())
 
 
+ERASED = "(message effacé : son destinataire a quitté l'annuaire et a été anonymisé)"
+
+
 def anonymise(session: Session, departures: Iterable[DepartedPerson], now: datetime) -> None:
+    """Blank the departure row, and what else names the person and is not evidence: the mail addressed to them
+    (kept as a line of the mail log under the pseudonym, its text erased, never sent if still pending), the local
+    mail sink, their sign-in requests and sessions. History and audit rows stay as written (append-only)."""
     for departed in departures:
+        address = departed.email
+        if address:
+            placeholder = f"{departed.pseudonym}@anonyme.invalid"
+            session.execute(
+                update(OutboxMessage).where(col(OutboxMessage.recipient) == address)
+                .values(recipient=placeholder, recipient_name="", text_body=ERASED, html_body="", meta=None,
+                        status=case((col(OutboxMessage.status) == PENDING, CANCELLED),
+                                    else_=col(OutboxMessage.status))))
+            for message in session.exec(select(SinkMessage)).all():
+                if address in message.recipients:
+                    session.delete(message)
+            session.execute(delete(SignInRequest).where(col(SignInRequest.email) == address))
+            session.execute(delete(WebSession).where(col(WebSession.email) == address))
         departed.email, departed.name, departed.anonymised_at = None, None, now
         session.add(departed)
 

@@ -11,14 +11,17 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
+from sqlmodel import col, select
 
+from notifications.models import OutboxMessage, SinkMessage
 from roadmap.account_table import write_table
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import Upload
-from roadmap.gdpr import REGISTER_COLUMNS, actor_key, pseudonym_of
+from roadmap.gdpr import ERASED, REGISTER_COLUMNS, actor_key, pseudonym_of
 from roadmap.jsonview import dumps
 from roadmap.service import AdministrationRefused, Roadmap
 from roadmap.settings import Settings
+from roadmap.signin import SignIn
 from roadmap.views import audit_lines, processing_record_lines, school_detail
 from tests.conftest import ILLE_ET_VILAINE
 from tests.factories import ADMIN_EMAIL, FIXED_NOW, make_roadmap
@@ -211,9 +214,22 @@ def test_the_dpo_reads_its_academie_and_changes_nothing(settings: Settings, tmp_
 # ------------------------------------------------------------------------------------------- retention
 
 
+def mail_to(roadmap: Roadmap, address: str) -> None:
+    with roadmap.engine.transaction() as session:
+        for status in ("sent", "pending"):
+            session.add(OutboxMessage(key=f"k-{status}", message_id=f"<{status}@test>", kind="reminder",
+                                      recipient=address, recipient_name="Claire Martin", subject="Rappel",
+                                      text_body="Bonjour Claire Martin", status=status))
+        session.add(SinkMessage(message_id="<sent@test>", sender="ne-pas-repondre@localhost", recipients=[address],
+                                subject="Rappel", text_body="Bonjour Claire Martin"))
+    SignIn(roadmap).request_link(address, "127.0.0.1")
+    SignIn(roadmap).open_session(address, method="test")
+
+
 def test_people_who_left_are_anonymised_after_the_delay(settings: Settings, tmp_path: Path) -> None:
     roadmap = setup_roadmap(settings, tmp_path)
     roadmap.check(S1, "features", "messagerie, blog", DIRECTOR_1)
+    mail_to(roadmap, DIRECTOR_1)  # a reminder sent, one pending, the demo's sink, a sign-in link, a session
     roadmap.remove_person(DIRECTOR_1, by=ADMIN_EMAIL)
     pseudonym = pseudonym_of(actor_key(DIRECTOR_1))
     assert school_detail(roadmap, S1).history[-1].actor == DIRECTOR_1  # within the delay: as it was
@@ -240,6 +256,16 @@ def test_people_who_left_are_anonymised_after_the_delay(settings: Settings, tmp_
                                            {"a": DIRECTOR_1}).scalar_one()
         departed = session.connection().execute(text("SELECT email, name FROM departed_person")).all()
     assert raw == 1 and [tuple(row) for row in departed] == [(None, None)]
+    # The mail log keeps its lines under the pseudonym, the texts erased, the pending one never sent; the sink, the
+    # sign-in requests and the sessions no longer hold the address.
+    with later.session() as session:
+        mails = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        assert len(mails) == 3  # the reminder sent, the one pending, the sign-in link
+        assert {(m.recipient, m.recipient_name, m.text_body) for m in mails} == {
+            (f"{pseudonym}@anonyme.invalid", "", ERASED)}
+        assert [m.status for m in mails][:2] == ["sent", "cancelled"] and "pending" not in {m.status for m in mails}
+        for table in ("mail_sink", "sign_in_request", "web_session"):
+            assert session.connection().execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
     log = audit_lines(later)
     assert any(line.action == "people.remove" and line.target == pseudonym for line in log)
     purges = [line.details for line in log if line.action == "gdpr.purge"]  # every run is traced, even empty ones
