@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -208,6 +209,15 @@ def test_an_emailed_action_link_confirms_then_acts_once_and_is_bound_to_the_stat
     assert moved_on.status_code == 409 and "ne peut plus servir" in moved_on.text
     forged = ien.get(approve[:-3] + "xyz")
     assert forged.status_code == 404
+
+    # The IEN leaves the directory and, a year on, is anonymised: the link names them by their pseudonym only.
+    assert IEN_STGREGOIRE in unescape(again.text)
+    roadmap.remove_person(IEN_STGREGOIRE, by=ADMIN)
+    year_on = roadmap.engine.clock() + timedelta(days=366)
+    roadmap.engine.clock = lambda: year_on
+    assert [d.email for d in roadmap.purge(by=ADMIN)] == [IEN_STGREGOIRE]
+    seen = unescape(signed_in_client(roadmap, ADMIN).get(approve).text)
+    assert "déjà fait" in seen and "ancien-membre-" in seen and IEN_STGREGOIRE not in seen
 
 
 # ------------------------------------------------------------------------------------------------ bulk, inbox
