@@ -174,6 +174,9 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# SSD storage, as PostgreSQL's documentation advises for it (the default 4.0 prices random reads for spinning
+# disks, and hash-joins a whole table rather than looking up a département's schools); see README, "PostgreSQL".
+random_page_cost = 1.1
 EOF
 
     # The port comes from "bind to port 0"; another process could grab it before
