@@ -95,9 +95,8 @@ def test_account_table_csv_to_xlsx_with_the_products_filter(soffice: list[str], 
     check_account_table(cells(back))
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the files are the same on both databases
 def test_board_exports_survive_libreoffice(soffice: list[str], settings: Settings, tmp_path: Path) -> None:
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("the files are the same on both databases: converted once (SQLite run)")
     roadmap = demo_roadmap(settings)
     board = board_view(roadmap, BoardFilters())
     expected = [(line.uai, f"{line.next_reminder:%d/%m/%Y}" if line.next_reminder else "") for line in board.lines]
