@@ -11,7 +11,7 @@ import heapq
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
@@ -306,16 +306,12 @@ def _late_condition(watching: dict[tuple[str, str], list[ReminderRule]], validat
                 delays.setdefault((definition_id, min(afters)), []).append(state)
         states = [
             and_(instance.definition_id == definition_id, instance.state.in_(sorted(names)),
-                 *([instance.entered_at < _as_stored(calendar.counted_since(now, after))] if after > 0 else []))
+                 *([instance.entered_at < calendar.counted_since(now, after)] if after > 0 else []))
             for (definition_id, after), names in delays.items()
         ]
         if states:
             terms.append(and_(col(School.departement_code).in_(sorted(departements)), or_(*states)))
     return or_(*terms) if terms else false()
-
-
-def _as_stored(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
 
 
 _ROW_COLUMNS = (col(School.uai), col(School.name), col(School.commune), col(School.circonscription_uai),

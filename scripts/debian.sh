@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Debian packages the test command needs (Chromium, LibreOffice...), installed with apt-get as root or through
-# passwordless sudo. Sourced by scripts/chromium.sh and scripts/libreoffice.sh.
+# passwordless sudo. Sourced by scripts/chromium.sh, scripts/libreoffice.sh and scripts/weasyprint.sh.
 #
 #   debian_install LOG_PREFIX [apt-get options...] PACKAGE...   apt-get update, then install; on failure, the last
 #                                                                lines of apt-get's output and a non-zero status

@@ -9,17 +9,8 @@
 
 WEASYPRINT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 
-_weasyprint_log() {
-    echo "weasyprint.sh: $*" >&2
-}
-
-_weasyprint_as_root() {
-    if [[ $EUID -eq 0 ]]; then
-        "$@"
-    else
-        sudo -n "$@"
-    fi
-}
+# shellcheck source=scripts/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
 
 weasyprint_ensure_libs() {
     local missing=() package
@@ -31,21 +22,6 @@ weasyprint_ensure_libs() {
     if [[ ${#missing[@]} -eq 0 ]]; then
         return 0
     fi
-    if [[ $EUID -ne 0 ]] && ! sudo -n true 2>/dev/null; then
-        _weasyprint_log "missing Debian packages: ${missing[*]}; we are neither root nor allowed to use sudo" \
-            "without a password: install them (apt-get install ${missing[*]})."
-        return 1
-    fi
-    _weasyprint_log "installing Debian packages ${missing[*]} (apt-get)..."
-    local log
-    log=$(mktemp)
-    if ! { _weasyprint_as_root apt-get update -qq \
-        && _weasyprint_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
-        </dev/null >"$log" 2>&1; then
-        _weasyprint_log "ERROR: 'apt-get install ${missing[*]}' failed; last lines of its output:"
-        tail -n 30 "$log" >&2
-        rm -f "$log"
-        return 1
-    fi
-    rm -f "$log"
+    echo "weasyprint.sh: installing Debian packages ${missing[*]} (apt-get)..." >&2
+    debian_install weasyprint.sh "${missing[@]}"
 }

@@ -45,8 +45,6 @@ class HistoryEntry(SQLModel, table=True):
     """Append-only: database triggers refuse UPDATE and DELETE on this table."""
 
     __tablename__ = "workflow_history"
-    # Which instances went through a given move (e.g. the first table validated in a département) without a scan.
-    __table_args__ = (Index("ix_workflow_history_event_source", "event", "source"),)
 
     id: int | None = Field(default=None, primary_key=True)
     instance_id: int = Field(foreign_key="workflow_instance.id", index=True)

@@ -1,6 +1,5 @@
-"""board: the history indexed by move (event, source), so that "which départements passed this move" is a lookup;
-instances indexed by the moment they entered their state (then subject), so that the longest waits are read first
-without a sort
+"""board: instances indexed by the moment they entered their state (then subject), so that the longest waits are
+read first without a sort
 
 Revision ID: 0008
 Revises: 0007
@@ -18,10 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_workflow_history_event_source", "workflow_history", ["event", "source"], unique=False)
     op.create_index("ix_workflow_instance_entered_at", "workflow_instance", ["entered_at", "subject"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_workflow_instance_entered_at", table_name="workflow_instance")
-    op.drop_index("ix_workflow_history_event_source", table_name="workflow_history")
