@@ -17,6 +17,10 @@ Job settings: explicit id `dispatch-outbox` and `replace_existing=True` (startin
 `misfire_grace_time=None` (a run due while the process was suspended or busy still happens — APScheduler's
 default grace of one second would silently drop it), `coalesce=True` (runs missed meanwhile make one run, the
 dispatcher catches up on everything due anyway), `max_instances=1`, first run at start, timezone Europe/Paris.
+
+Daily jobs (`DailyJob`, e.g. a retention rule the application wires in) run on the same scheduler at a fixed time
+of day, Europe/Paris, only in the process holding the lease; a run missed by up to a few hours (process suspended,
+busy) still happens, one missed entirely waits for the next day (the jobs catch up on everything due).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -44,6 +50,18 @@ from notifications.dispatcher import LOCAL_TIMEZONE, Dispatcher, DispatchReport
 logger = logging.getLogger(__name__)
 
 JOB_ID = "dispatch-outbox"
+DAILY_GRACE_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class DailyJob:
+    """`run` once a day at `hour`:`minute` (Europe/Paris), by the process holding the dispatch lease."""
+
+    id: str
+    name: str
+    run: Callable[[], object]
+    hour: int = 3
+    minute: int = 15
 
 
 class Lease:
@@ -156,17 +174,41 @@ def schedule_dispatch(scheduler: Any, dispatcher: Dispatcher, *, lease: Lease, i
     )
 
 
-def start_scheduler(dispatcher: Dispatcher, *, interval_seconds: int = 60, lease: Lease) -> BackgroundScheduler:
-    """A started background scheduler running the dispatch job; its shutdown releases the lease."""
+def run_daily_if_holder(job: DailyJob, lease: Lease) -> object:
+    """A daily job's run when this process holds the lease; None (idle) otherwise. A failure is logged and the
+    job stays scheduled for the next day."""
+    if not lease.acquire():
+        return None
+    try:
+        return job.run()
+    except Exception:
+        logger.exception("daily job %s failed", job.id)
+        return None
+
+
+def schedule_daily(scheduler: Any, job: DailyJob, *, lease: Lease) -> Any:
+    return scheduler.add_job(
+        run_daily_if_holder, "cron", args=(job, lease), hour=job.hour, minute=job.minute, id=job.id, name=job.name,
+        replace_existing=True, misfire_grace_time=DAILY_GRACE_SECONDS, coalesce=True, max_instances=1,
+    )
+
+
+def start_scheduler(dispatcher: Dispatcher, *, interval_seconds: int = 60, lease: Lease,
+                    daily: Sequence[DailyJob] = ()) -> BackgroundScheduler:
+    """A started background scheduler running the dispatch job and the daily jobs; its shutdown releases the
+    lease."""
     scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE)
     schedule_dispatch(scheduler, dispatcher, lease=lease, interval_seconds=interval_seconds)
+    for job in daily:
+        schedule_daily(scheduler, job, lease=lease)
     scheduler.add_listener(lambda _event: lease.release(), EVENT_SCHEDULER_SHUTDOWN)
     scheduler.start()
     return scheduler
 
 
 def run_worker(dispatcher: Dispatcher, *, once: bool = False, at: datetime | None = None, lease: Lease | None = None,
-               interval_seconds: int = 60, stop: threading.Event | None = None) -> DispatchReport | None:
+               interval_seconds: int = 60, stop: threading.Event | None = None,
+               daily: Sequence[DailyJob] = ()) -> DispatchReport | None:
     """`once`: one run at `at` (default now), its report. Otherwise run the scheduler until `stop` is set, SIGTERM
     or Ctrl-C (returns None); `at` makes no sense then."""
     if once:
@@ -182,7 +224,7 @@ def run_worker(dispatcher: Dispatcher, *, once: bool = False, at: datetime | Non
             stop.set()
 
         previous = signal.signal(signal.SIGTERM, on_term)
-    scheduler = start_scheduler(dispatcher, interval_seconds=interval_seconds, lease=lease)
+    scheduler = start_scheduler(dispatcher, interval_seconds=interval_seconds, lease=lease, daily=daily)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -4,26 +4,45 @@ export of everything held about one person.
 
 Permissions are checked by the service (`Roadmap`); this module reads and writes in the caller's session.
 
-Retention never rewrites the append-only history or audit log: those rows keep the actor's address as written.
-A `departed_person` row keyed by the SHA-256 of the address carries the pseudonym; once the person is anonymised,
-every display of history, refusals and audit goes through `pseudonyms()` and shows the pseudonym instead.
+Retention: a `departed_person` row (keyed by the SHA-256 of the address) is written when someone leaves. After the
+delay the purge anonymises them: every text and JSON column of every table that names their address (or their
+full name) is rewritten to name their pseudonym instead — the append-only history and audit log included, which
+the database allows only for those columns and only while the purge holds an `erasure_grant` (migration 0009).
+The history keeps what was done, when, and that one same (pseudonymous) person did it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, case, delete, or_, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    case,
+    cast,
+    delete,
+    func,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from notifications.models import CANCELLED, PENDING, OutboxMessage, SinkMessage
-from roadmap.models import DepartedPerson, ProcessingRecord, School, SignInRequest, WebSession
+from roadmap.models import DepartedPerson, ErasureGrant, Person, ProcessingRecord, School, SignInRequest, WebSession
 from workflows.definition import ItemRef
 from workflows.models import ChecklistValue, WorkflowInstance
 
@@ -112,8 +131,9 @@ def record_departure(
     key = actor_key(email)
     departed = session.exec(select(DepartedPerson).where(DepartedPerson.actor_key == key)).first()
     if departed is None:
-        departed = DepartedPerson(actor_key=key, pseudonym=pseudonym_of(key), role=role, scope=scope,
-                                  reason=reason, left_at=now)
+        departed = DepartedPerson(
+            actor_key=key, pseudonym=pseudonym_of(key), role=role, scope=scope, reason=reason, left_at=now
+        )
     if departed.anonymised_at is None:  # an anonymised person stays anonymised
         departed.email, departed.name, departed.role, departed.scope = email, name, role, scope
         departed.reason, departed.left_at = reason, now
@@ -140,41 +160,228 @@ def due_departures(session: Session, now: datetime, retention_days: int) -> list
 
 
 ERASED = "(message effacé : son destinataire a quitté l'annuaire et a été anonymisé)"
+# Tables the rewrite leaves alone: the departure rows (blanked field by field), the grant, Alembic's, and the
+# territory (public directory data: a school's functional mailbox is the school's, whoever read it).
+_NOT_REWRITTEN = {"departed_person", "erasure_grant", "alembic_version", "academie", "departement", "circonscription",
+                  "school"}
+_WIDE = 200  # a string column narrower than this holds codes and states, never an address (254) nor a name (200)
 
 
-def anonymise(session: Session, departures: Iterable[DepartedPerson], now: datetime) -> None:
-    """Blank the departure row, and what else names the person and is not evidence: the mail addressed to them
-    (kept as a line of the mail log under the pseudonym, its text erased, never sent if still pending), the local
-    mail sink, their sign-in requests and sessions. History and audit rows stay as written (append-only)."""
-    for departed in departures:
-        address = departed.email
-        if address:
-            placeholder = f"{departed.pseudonym}@anonyme.invalid"
-            session.execute(
-                update(OutboxMessage).where(col(OutboxMessage.recipient) == address)
-                .values(recipient=placeholder, recipient_name="", text_body=ERASED, html_body="", meta=None,
-                        status=case((col(OutboxMessage.status) == PENDING, CANCELLED),
-                                    else_=col(OutboxMessage.status))))
-            for message in session.exec(select(SinkMessage)).all():
-                if address in message.recipients:
-                    session.delete(message)
-            session.execute(delete(SignInRequest).where(col(SignInRequest.email) == address))
-            session.execute(delete(WebSession).where(col(WebSession.email) == address))
-        departed.email, departed.name, departed.anonymised_at = None, None, now
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What one purge did: who, and the rows rewritten per table (a row counts once)."""
+
+    anonymised: list[str]  # pseudonyms of the people anonymised now
+    caught_up: list[str]  # pseudonyms of people anonymised earlier whose address some row still held
+    rows: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasurePlan:
+    """What the purge found without taking the write lock (the long part, `plan_erasure`), for `anonymise`."""
+
+    due: list[int]  # departed_person ids
+    stale: list[int]  # anonymised before their rows were rewritten (an earlier version, an old archive)
+    earlier: dict[str, str]  # the addresses of the stale ones still held somewhere -> pseudonym
+    targets: dict[str, str]  # every text to replace (lower case) -> pseudonym
+    found: dict[str, tuple[int | None, list[tuple[Any, ...]]]]  # table -> (last id scanned, keys of rows naming one)
+
+
+def plan_erasure(session: Session, due: Sequence[DepartedPerson]) -> ErasurePlan:
+    """Read-only: what to replace, and the rows that hold it. Tables with an integer key remember the last id
+    scanned, so that `anonymise` only reads the rows written since."""
+    stale = list(session.exec(select(DepartedPerson.id).where(
+        col(DepartedPerson.anonymised_at).is_not(None), col(DepartedPerson.rows_rewritten_at).is_(None))).all())
+    if not due and not stale:
+        return ErasurePlan([], [], {}, {}, {})
+    earlier = _earlier_addresses(session) if stale else {}
+    targets = dict(earlier) | _targets(session, due)
+    found: dict[str, tuple[int | None, list[tuple[Any, ...]]]] = {}
+    if targets:
+        for table, texts, keys in _text_tables():
+            last = _last_id(session, keys)
+            condition = _naming(session, texts, targets)
+            if last is not None:
+                condition = condition & (keys[0] <= last)
+            rows = [tuple(row) for row in session.connection().execute(sa_select(*keys).where(condition))]
+            found[table.name] = (last, rows)
+    return ErasurePlan([d.id for d in due if d.id is not None], [i for i in stale if i is not None], earlier,
+                       targets, found)
+
+
+def anonymise(session: Session, plan: ErasurePlan, now: datetime, *, by: str) -> Erasure:
+    """Anonymise the planned departures still due: their mail stays a line of the mail log under the pseudonym with
+    its text erased (never sent if still pending); their sink messages, sign-in requests and sessions go; every
+    row of every table that names their address or full name names their pseudonym instead (history and audit
+    included, under an erasure grant). Addresses of people anonymised earlier that rows still hold are rewritten
+    too, unless the address is in the directory again."""
+    if not plan.due and not plan.stale:
+        return Erasure([], [], {})
+    due = list(session.exec(select(DepartedPerson).where(
+        col(DepartedPerson.id).in_(plan.due), col(DepartedPerson.anonymised_at).is_(None))).all())
+    # Someone registered again since the plan is no longer due (their departure row is gone): keep only the
+    # texts of the people still due, all of which the plan scanned.
+    current = _in_directory(session, plan.targets)
+    targets = {text: pseudonym for text, pseudonym in plan.targets.items() if text not in current}
+    kept = set(_targets(session, due).values()) | set(plan.earlier.values())
+    targets = {text: pseudonym for text, pseudonym in targets.items() if pseudonym in kept}
+    for departed in due:
+        if departed.email and departed.email.lower() in targets:
+            _erase_mail(session, departed.email, departed.pseudonym)
+    rows = _rewrite(session, targets, plan.found, by=by, now=now) if targets else {}
+    caught_up = sorted(set(plan.earlier.values()) & set(targets.values()))
+    for departed in [*due, *session.exec(select(DepartedPerson).where(col(DepartedPerson.id).in_(plan.stale)))]:
+        departed.email, departed.name = None, None
+        departed.anonymised_at = departed.anonymised_at or now
+        departed.rows_rewritten_at = now
         session.add(departed)
+    return Erasure([d.pseudonym for d in due], caught_up, rows)
 
 
-def pseudonyms(session: Session, actors: Iterable[str]) -> dict[str, str]:
-    """actor (address) -> pseudonym, for the actors among `actors` who were anonymised."""
-    keys = {actor_key(actor): actor for actor in set(actors) if actor}
-    if not keys:
-        return {}
-    rows = session.exec(
-        select(DepartedPerson.actor_key, DepartedPerson.pseudonym).where(
-            col(DepartedPerson.actor_key).in_(keys), col(DepartedPerson.anonymised_at).is_not(None)
-        )
-    ).all()
-    return {keys[key]: pseudonym for key, pseudonym in rows}
+def _in_directory(session: Session, texts: Iterable[str]) -> set[str]:
+    """Those of `texts` (lower case) that are the address or the name of someone in the directory now."""
+    wanted = list(set(texts))
+    found: set[str] = set()
+    for offset in range(0, len(wanted), 500):
+        chunk = wanted[offset : offset + 500]
+        found.update(session.exec(select(Person.email).where(col(Person.email).in_(chunk))).all())
+        found.update(name.lower() for name in session.exec(
+            select(Person.name).where(func.lower(col(Person.name)).in_(chunk))).all())
+    return found
+
+
+def _targets(session: Session, departures: Sequence[DepartedPerson]) -> dict[str, str]:
+    """The address and (if specific enough, and borne by nobody in the directory) the full name of each."""
+    texts = [d.email.lower() for d in departures if d.email] + [d.name.lower() for d in departures if d.name]
+    current = _in_directory(session, texts)
+    targets: dict[str, str] = {}
+    for departed in departures:
+        if departed.email and departed.email.lower() not in current:
+            targets[departed.email.lower()] = departed.pseudonym
+        if departed.name and _personal(departed.name) and departed.name.lower() not in current:
+            targets[departed.name.lower()] = departed.pseudonym
+    return targets
+
+
+def _personal(name: str) -> bool:
+    """A full name (two words at least) is specific enough to be replaced wherever it appears."""
+    return len(name.split()) >= 2 and len(name.strip()) >= 5
+
+
+def _erase_mail(session: Session, address: str, pseudonym: str) -> None:
+    session.execute(
+        update(OutboxMessage).where(col(OutboxMessage.recipient) == address)
+        .values(recipient=f"{pseudonym}@anonyme.invalid", recipient_name="", text_body=ERASED, html_body="", meta=None,
+                status=case((col(OutboxMessage.status) == PENDING, CANCELLED), else_=col(OutboxMessage.status))))
+    for message in session.exec(select(SinkMessage)).all():
+        if address in message.recipients:
+            session.delete(message)
+    session.execute(delete(SignInRequest).where(col(SignInRequest.email) == address))
+    session.execute(delete(WebSession).where(col(WebSession.email) == address))
+
+
+def _earlier_addresses(session: Session) -> dict[str, str]:
+    """address -> pseudonym, for the addresses the people columns still hold that belong to anonymised people."""
+    anonymised = dict(session.exec(
+        select(DepartedPerson.actor_key, DepartedPerson.pseudonym).where(col(DepartedPerson.anonymised_at).is_not(None))
+    ).all())
+    found: dict[str, str] = {}
+    for name, columns in ADDRESS_COLUMNS.items():
+        table = _table(name)
+        for column in columns:
+            for (value,) in session.connection().execute(sa_select(table.c[column]).distinct()):
+                if value and (pseudonym := anonymised.get(actor_key(value))):
+                    found[value.lower()] = pseudonym
+    current = _in_directory(session, found)
+    return {address: pseudonym for address, pseudonym in found.items() if address not in current}
+
+
+def _holds_text(column: Column[Any]) -> bool:
+    kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type  # SQLModel's AutoString
+    if isinstance(kind, JSON | Text):
+        return True
+    return isinstance(kind, String) and (kind.length is None or kind.length >= _WIDE)
+
+
+def _text_tables() -> list[tuple[Table, list[Column[Any]], list[Column[Any]]]]:
+    """(table, its columns that may hold a person's address or name, its primary key) for every table rewritten."""
+    result = []
+    for table in SQLModel.metadata.sorted_tables:
+        texts = [column for column in table.c if _holds_text(column)]
+        keys = list(table.primary_key.columns)
+        if table.name not in _NOT_REWRITTEN and texts and keys:
+            result.append((table, texts, keys))
+    return result
+
+
+def _last_id(session: Session, keys: list[Column[Any]]) -> int | None:
+    if len(keys) != 1 or not isinstance(keys[0].type, Integer):
+        return None
+    return int(session.connection().execute(sa_select(func.coalesce(func.max(keys[0]), 0))).scalar_one())
+
+
+def _naming(session: Session, texts: list[Column[Any]], targets: dict[str, str]) -> ColumnElement[bool]:
+    """Rows where some text column contains some target, case aside (a superset: `_rewrite` matches exactly).
+    SQLite's LIKE ignores ASCII case by itself (and its lower() knows no other letters); PostgreSQL needs ILIKE.
+    Stored JSON may escape accented letters ("\\u00e9"): both spellings are looked for."""
+    needles = {needle for text in targets for needle in (text, json.dumps(text)[1:-1])}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    conditions = []
+    for column in texts:
+        held = cast(column, Text) if isinstance(column.type, JSON) else column
+        match = held.ilike if postgres else held.like
+        conditions += [match(f"%{_escape(needle)}%", escape="/") for needle in needles]
+    return or_(*conditions)
+
+
+def _escape(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _rewrite(session: Session, targets: dict[str, str], found: dict[str, tuple[int | None, list[tuple[Any, ...]]]],
+             *, by: str, now: datetime) -> dict[str, int]:
+    """Replace every `targets` text in the rows the plan found, and in the rows written since it scanned."""
+    pattern = re.compile(
+        "|".join(rf"(?<![\w.+-]){re.escape(text)}(?![\w-]|\.\w)" for text in sorted(targets, key=len, reverse=True)),
+        re.IGNORECASE,
+    )
+
+    def replaced(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(lambda match: targets[match.group(0).lower()], value)
+        if isinstance(value, list):
+            return [replaced(item) for item in value]
+        if isinstance(value, dict):
+            return {replaced(key): replaced(item) for key, item in value.items()}
+        return value
+
+    grant = ErasureGrant(opened_by=by, opened_at=now)
+    session.add(grant)
+    session.flush()
+    counts: dict[str, int] = {}
+    for table, texts, keys in _text_tables():
+        last, known = found.get(table.name, (None, []))
+        naming = _naming(session, texts, targets)
+        if last is None:  # a small table without a counter: read again
+            queries = [sa_select(*keys, *texts).where(naming)]
+        else:  # the rows the plan found, and those written since it scanned
+            ids = [key for (key,) in known]
+            queries = [sa_select(*keys, *texts).where(keys[0].in_(ids[i : i + 500])) for i in range(0, len(ids), 500)]
+            queries.append(sa_select(*keys, *texts).where(keys[0] > last, naming))
+        changed = 0
+        for row in (row for query in queries for row in session.connection().execute(query).all()):
+            held = row._mapping
+            values = {column.name: replaced(held[column.name]) for column in texts}
+            values = {name: value for name, value in values.items() if value != held[name]}
+            if values:
+                session.connection().execute(
+                    table.update().where(*(key == held[key.name] for key in keys)).values(values))
+                changed += 1
+        if changed:
+            counts[table.name] = changed
+    session.delete(grant)
+    session.flush()
+    return counts
 
 
 # ------------------------------------------------------------------------------------- access requests
@@ -220,11 +427,15 @@ def held_about(session: Session, address: str) -> dict[str, list[dict[str, Any]]
         result[name] = rows
     # The schools the history rows are about, so the export is readable on its own.
     instances = {row["instance_id"] for row in result["workflow_history"] + result["workflow_checklist_value"]}
-    subjects = dict(
-        session.exec(
-            select(WorkflowInstance.id, WorkflowInstance.subject).where(col(WorkflowInstance.id).in_(instances))
-        ).all()
-    ) if instances else {}
+    subjects = (
+        dict(
+            session.exec(
+                select(WorkflowInstance.id, WorkflowInstance.subject).where(col(WorkflowInstance.id).in_(instances))
+            ).all()
+        )
+        if instances
+        else {}
+    )
     for row in result["workflow_history"] + result["workflow_checklist_value"]:
         row["school"] = subjects.get(row["instance_id"])
     return result
@@ -232,4 +443,3 @@ def held_about(session: Session, address: str) -> dict[str, list[dict[str, Any]]
 
 def counts(held: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     return {name: len(rows) for name, rows in held.items()}
-

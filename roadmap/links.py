@@ -130,6 +130,5 @@ def action_link_view(roadmap: Roadmap, claim: ActionClaim, viewer: Actor) -> Act
             .order_by(col(HistoryEntry.id))
         ).first()
     if done is not None:
-        shown = roadmap.pseudonyms([done.actor])  # someone who left and was anonymised: their pseudonym
-        return replace(base, status="done", done_by=shown.get(done.actor, done.actor), done_at=as_utc(done.at))
+        return replace(base, status="done", done_by=done.actor, done_at=as_utc(done.at))
     return base

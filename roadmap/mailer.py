@@ -10,6 +10,7 @@ from notifications.calendar import calendar_from_key
 from notifications.delivery import DeliveryConfigError, Sender, SmtpSettings, sender_for
 from notifications.dispatcher import Dispatcher, DispatchReport
 from notifications.outbox import Draft, enqueue
+from notifications.scheduler import DailyJob
 from roadmap import audit
 from roadmap.errors import RoadmapError
 from roadmap.french import french_datetime
@@ -61,6 +62,13 @@ class RoadmapDispatcher(Dispatcher):
         report = super().run_once(moment)
         self.last = WorkerRun(len(due), queued, sum(1 for d in due if d.missing_roles), report)
         return report
+
+
+def daily_jobs(roadmap: Roadmap) -> list[DailyJob]:
+    """What the worker does once a day besides sending: apply the GDPR retention rule (audited under its own
+    actor when it anonymised someone)."""
+    return [DailyJob("gdpr-retention", "Règle de conservation RGPD (anonymisation des personnes parties)",
+                     roadmap.scheduled_purge, hour=3, minute=15)]
 
 
 def send_test(roadmap: Roadmap, to: str, *, by: str) -> tuple[DispatchReport, str]:

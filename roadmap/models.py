@@ -218,9 +218,9 @@ class ProcessingRecord(SQLModel, table=True):
 
 class DepartedPerson(SQLModel, table=True):
     """Someone who left the directory (removed, or their mailbox changed at an import). Kept as they were until
-    the retention delay has passed, then anonymised: address and name go, the pseudonym stays. `actor_key` (the
-    SHA-256 of the address) lets every display of the append-only history and audit show the pseudonym instead
-    of the address those rows keep (they are never updated)."""
+    the retention delay has passed, then anonymised: address and name go, the pseudonym stays, and every row that
+    named them (history and audit included) names the pseudonym instead. `actor_key` (the SHA-256 of the
+    lower-cased address) still recognises the address if an archive made before the purge is restored."""
 
     __tablename__ = "departed_person"
 
@@ -234,3 +234,19 @@ class DepartedPerson(SQLModel, table=True):
     pseudonym: str = Field(max_length=64)
     left_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     anonymised_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # When every row naming them was rewritten to the pseudonym (None: anonymised by a version before 0009, or
+    # restored from such an archive: the next purge catches up).
+    rows_rewritten_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class ErasureGrant(SQLModel, table=True):
+    """Present only inside the retention purge's transaction: while a row exists, the database lets the append-only
+    history and audit log have their people columns rewritten (never their other columns, never a deletion)."""
+
+    __tablename__ = "erasure_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    opened_by: str = Field(max_length=254)
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -6,7 +6,7 @@ Every action of the CLI (and later the web app) goes through here, so permission
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -163,6 +163,7 @@ def import_reasons(manager: Actor, extract: annuaire.AnnuaireExtract) -> list[st
                 + ", ".join(outside) + "."]
     return []
 SYSTEM_ACTOR = Actor(id="roadmap-init", role="admin", label="installation des définitions")
+RETENTION_ACTOR = Actor(id="roadmap-conservation", role="admin", label="règle de conservation (tâche quotidienne)")
 
 
 def load_roadmaps(directory: Path, guards: GuardRegistry | None = None) -> dict[str, Definition]:
@@ -796,25 +797,35 @@ class Roadmap:
         return rows
 
     def purge(self, *, by: str, dry_run: bool = False) -> list[DepartedPerson]:
-        """Anonymise the people who left the directory more than `retention_days` ago (admin only). The history
-        and audit rows are not touched: their displays show the pseudonym from now on."""
+        """Anonymise the people who left the directory more than `retention_days` ago (admin only): every row that
+        named them names their pseudonym from now on, history and audit included (roadmap/gdpr.py)."""
         manager = self.manager(by, attempted="gdpr.purge", target="rétention")
         if manager.role != "admin":
             self.refuse_administration(manager, "gdpr.purge", "rétention",
                                        ["seul un administrateur applique la règle de conservation."])
+        return self._purge(manager, dry_run=dry_run)
+
+    def scheduled_purge(self) -> list[DepartedPerson]:
+        """The daily run of the retention rule by the worker, under its own audited actor."""
+        return self._purge(RETENTION_ACTOR)
+
+    def _purge(self, manager: Actor, *, dry_run: bool = False) -> list[DepartedPerson]:
+        """The scan for the rows to rewrite reads without the write lock (seconds at national scale); the write
+        transaction then only rewrites what it found, plus the rows written since."""
         now = self.engine.clock()
-        with self.engine.transaction() as session:
+        with self.session() as session:
             due = gdpr.due_departures(session, now, self.settings.retention_days)
             found = [DepartedPerson(**row.model_dump()) for row in due]  # as they were, for the report
-            if not dry_run:
-                gdpr.anonymise(session, due, now)
+            if dry_run:
+                return found
+            plan = gdpr.plan_erasure(session, due)
+        with self.engine.transaction() as session:
+            erased = gdpr.anonymise(session, plan, now, by=manager.id)
+            if erased.anonymised or erased.caught_up or manager is not RETENTION_ACTOR:
                 audit.record(session, manager, "gdpr.purge", "rétention", {
-                    "anonymised": [row.pseudonym for row in due], "retention_days": self.settings.retention_days})
-        return found
-
-    def pseudonyms(self, actors: Iterable[str]) -> dict[str, str]:
-        with self.session() as session:
-            return gdpr.pseudonyms(session, actors)
+                    "anonymised": erased.anonymised, "caught_up": erased.caught_up, "rows": erased.rows,
+                    "retention_days": self.settings.retention_days})
+        return [person for person in found if person.pseudonym in erased.anonymised]
 
     def access_export(self, email: str, *, by: str) -> dict[str, Any]:
         """Everything held about one person (access request, GDPR art. 15): admin or DANE; audited."""

@@ -336,11 +336,10 @@ def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> Schoo
     step_id = roadmap.step_id(instance)
     position = next((i for i, s in enumerate(definition.steps) if s.id == (step.id if step else "")), None)
     lines = []
-    shown = roadmap.pseudonyms(entry.actor for entry in history)  # people who left and were anonymised
     for entry in history:
         label = engine.event_label(definition, entry.event)
         lines.append(
-            HistoryLine(entry.at, shown.get(entry.actor, entry.actor), entry.role, entry.event, label, entry.source,
+            HistoryLine(entry.at, entry.actor, entry.role, entry.event, label, entry.source,
                         entry.target, entry.note, entry.data,
                         _history_summary(definition, label, entry.source, entry.target, entry.data))
         )
@@ -402,12 +401,11 @@ class RefusalLine:
 
 def refusal_lines(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> list[RefusalLine]:
     refusals = roadmap.refusals(uai, viewer)
-    shown = roadmap.pseudonyms(r.actor for r in refusals)
-    return [_refusal(r, shown.get(r.actor, r.actor)) for r in refusals]
+    return [_refusal(r) for r in refusals]
 
 
-def _refusal(r: RefusedAttempt, actor: str) -> RefusalLine:
-    return RefusalLine(r.at, actor, r.role, r.event, r.state, list(r.reasons))
+def _refusal(r: RefusedAttempt) -> RefusalLine:
+    return RefusalLine(r.at, r.actor, r.role, r.event, r.state, list(r.reasons))
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
@@ -582,14 +580,11 @@ class AuditLine:
 
 def audit_lines(roadmap: Roadmap, limit: int | None = None) -> list[AuditLine]:
     log = roadmap.audit_log(limit)
-    shown = roadmap.pseudonyms([e.actor for e in log] + [e.target for e in log])
-    return [_audit(e, shown) for e in log]
+    return [_audit(e) for e in log]
 
 
-def _audit(e: AuditEntry, shown: dict[str, str]) -> AuditLine:
-    """Anonymised people appear under their pseudonym (as actor or target; details keep no address of theirs
-    but what the action recorded)."""
-    return AuditLine(e.at, shown.get(e.actor, e.actor), e.role, e.action, shown.get(e.target, e.target), e.details)
+def _audit(e: AuditEntry) -> AuditLine:
+    return AuditLine(e.at, e.actor, e.role, e.action, e.target, e.details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,10 +604,9 @@ def processing_record_lines(
     roadmap: Roadmap, viewer: Actor = OPERATOR, departement: str | None = None
 ) -> list[ProcessingRecordLine]:
     records = roadmap.processing_records(viewer, departement)
-    shown = roadmap.pseudonyms(r.recorded_by for r in records)
     return [
         ProcessingRecordLine(r.departement_code, r.ent_name, r.publisher, r.file_name, r.file_sha256, r.received_on,
-                             r.sent_to_dsden_on, shown.get(r.recorded_by, r.recorded_by), r.recorded_at)
+                             r.sent_to_dsden_on, r.recorded_by, r.recorded_at)
         for r in records
     ]
 

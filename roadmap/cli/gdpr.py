@@ -110,7 +110,8 @@ def purge(
     as_json: JsonOption = False,
 ) -> None:
     """Anonymiser les personnes sorties de l'annuaire depuis plus que le délai de conservation
-    (ROADMAP_RETENTION_DAYS, 365 jours par défaut) ; l'historique reste, sous un pseudonyme."""
+    (ROADMAP_RETENTION_DAYS, 365 jours par défaut) ; l'historique reste, sous un pseudonyme. Le distributeur
+    (roadmap worker, roadmap serve) applique cette règle chaque nuit à 3 h 15."""
     from roadmap.views import departure_lines
 
     require_by(by)

@@ -134,9 +134,10 @@ def worker(
     at: AtOption = None,
 ) -> None:
     """Envoyer les rappels et les courriels : toutes les minutes (ou une fois avec --once), en jours ouvrés et
-    dans le créneau d'envoi de chaque école ; un seul distributeur travaille à la fois par base."""
+    dans le créneau d'envoi de chaque école ; chaque nuit (3 h 15), la règle de conservation RGPD. Un seul
+    distributeur travaille à la fois par base."""
     from notifications.scheduler import Lease, run_worker
-    from roadmap.mailer import RoadmapDispatcher, configured_sender
+    from roadmap.mailer import RoadmapDispatcher, configured_sender, daily_jobs
 
     roadmap = service()
     sender, where = configured_sender(roadmap)
@@ -145,7 +146,7 @@ def worker(
         if at:
             raise RoadmapError("--at ne s'emploie qu'avec --once (un passage à l'instant donné).")
         out.print(f"Distributeur démarré (envoi : {where}) ; passage toutes les minutes. Ctrl-C pour arrêter.")
-        run_worker(dispatcher, lease=Lease(roadmap.db, holder=dispatcher.worker_id))
+        run_worker(dispatcher, lease=Lease(roadmap.db, holder=dispatcher.worker_id), daily=daily_jobs(roadmap))
         out.print("Distributeur arrêté.")
         return
     moment = instant(at)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from notifications.delivery import SinkSender
 from notifications.dispatcher import LOCAL_TIMEZONE
 from notifications.scheduler import JOB_ID, Lease, start_scheduler
-from roadmap.mailer import RoadmapDispatcher, configured_sender
+from roadmap.mailer import RoadmapDispatcher, configured_sender, daily_jobs
 from roadmap.service import Roadmap
 from roadmap.web.app import create_app
 
@@ -46,7 +46,7 @@ def build(roadmap: Roadmap, *, host: str, port: int, worker: bool) -> Served:
     if worker:
         dispatcher = RoadmapDispatcher(roadmap, sender)
         scheduler = start_scheduler(dispatcher, interval_seconds=INTERVAL_SECONDS,
-                                    lease=Lease(roadmap.db, holder=dispatcher.worker_id))
+                                    lease=Lease(roadmap.db, holder=dispatcher.worker_id), daily=daily_jobs(roadmap))
         running = scheduler
 
         def wake() -> None:  # a sign-in link goes out now, not at the next tick

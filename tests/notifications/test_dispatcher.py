@@ -21,7 +21,16 @@ from notifications.delivery import Email, SendOutcome, SinkSender, SmtpSender
 from notifications.dispatcher import Dispatcher, DispatchReport
 from notifications.models import DIGESTED, FAILED, PENDING, SENT, OutboxMessage, RecipientPreference, SinkMessage
 from notifications.outbox import Draft, cancel, enqueue
-from notifications.scheduler import JOB_ID, Lease, dispatch_if_holder, run_worker, schedule_dispatch, start_scheduler
+from notifications.scheduler import (
+    JOB_ID,
+    DailyJob,
+    Lease,
+    dispatch_if_holder,
+    run_daily_if_holder,
+    run_worker,
+    schedule_dispatch,
+    start_scheduler,
+)
 from roadmap.db import make_engine
 from tests.notifications.smtp import SmtpServer
 
@@ -359,6 +368,31 @@ def test_the_scheduler_has_one_well_configured_job_and_releases_its_lease(db: En
     assert not lease.held
     with Lease(db, holder="next") as other:
         assert other.acquire()
+
+
+def test_daily_jobs_run_at_their_hour_in_paris_in_the_lease_holder_only(db: Engine) -> None:
+    runs: list[str] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    nightly = DailyJob("nightly", "Tâche de nuit", lambda: runs.append("ran") or "done", hour=2, minute=30)
+    first, second = Lease(db, holder="first"), Lease(db, holder="second")
+    scheduler = start_scheduler(dispatcher(db, SinkSender(db)), lease=first, daily=[nightly])
+    try:
+        job = scheduler.get_job("nightly")
+        assert job.func is run_daily_if_holder and job.name == "Tâche de nuit" and job.coalesce is True
+        assert job.misfire_grace_time >= 3600 and job.max_instances == 1
+        fire = job.trigger.get_next_fire_time(None, datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
+        assert (fire.hour, fire.minute, str(fire.tzinfo)) == (2, 30, "Europe/Paris")
+        assert fire.astimezone(UTC) == datetime(2026, 7, 2, 0, 30, tzinfo=UTC)  # summer time: UTC+2
+        assert sorted(j.id for j in scheduler.get_jobs()) == sorted([JOB_ID, "nightly"])
+        assert first.acquire()
+        assert run_daily_if_holder(nightly, second) is None and runs == []  # not the holder: idle
+        assert run_daily_if_holder(nightly, first) == "done" and runs == ["ran"]
+        assert run_daily_if_holder(DailyJob("bad", "Échoue", boom), first) is None  # logged, not raised
+    finally:
+        scheduler.shutdown(wait=True)
 
 
 def test_a_second_lease_holder_stays_idle(db: Engine) -> None:

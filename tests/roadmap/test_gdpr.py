@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from notifications.models import OutboxMessage, SinkMessage
+from roadmap import gdpr
 from roadmap.account_table import write_table
 from roadmap.errors import InvalidValue, NotFound, RoadmapError
 from roadmap.files import Upload
 from roadmap.gdpr import ERASED, REGISTER_COLUMNS, actor_key, pseudonym_of
 from roadmap.jsonview import dumps
+from roadmap.mailer import daily_jobs
 from roadmap.service import AdministrationRefused, Roadmap
 from roadmap.settings import Settings
 from roadmap.signin import SignIn
@@ -32,6 +34,7 @@ from tests.roadmap.test_permissions import (
     DANE_14,
     DANE_24,
     DIRECTOR_1,
+    DIRECTOR_2,
     S1,
     S2,
     setup_roadmap,
@@ -230,6 +233,10 @@ def test_people_who_left_are_anonymised_after_the_delay(settings: Settings, tmp_
     roadmap = setup_roadmap(settings, tmp_path)
     roadmap.check(S1, "features", "messagerie, blog", DIRECTOR_1)
     mail_to(roadmap, DIRECTOR_1)  # a reminder sent, one pending, the demo's sink, a sign-in link, a session
+    with roadmap.engine.transaction() as session:  # and a message to someone else that names her
+        session.add(OutboxMessage(key="k-cpd", message_id="<cpd@test>", kind="reminder", recipient=CPD_35,
+                                  subject="Suivi", text_body=f"Claire Martin ({DIRECTOR_1}) a rempli la fiche ; "
+                                  f"écrivez à {DIRECTOR_1}.", status="sent"))
     roadmap.remove_person(DIRECTOR_1, by=ADMIN_EMAIL)
     pseudonym = pseudonym_of(actor_key(DIRECTOR_1))
     assert school_detail(roadmap, S1).history[-1].actor == DIRECTOR_1  # within the delay: as it was
@@ -247,19 +254,25 @@ def test_people_who_left_are_anonymised_after_the_delay(settings: Settings, tmp_
     done = later.purge(by=ADMIN_EMAIL)
     assert [d.email for d in done] == [DIRECTOR_1]
     assert later.purge(by=ADMIN_EMAIL) == []  # once
-    # The history row is untouched in the database (append-only), every display shows the pseudonym.
+    # Every row that named her names the pseudonym: the history and the audit log included (rewritten under an
+    # erasure grant), and the mail to other people that mentioned her.
     detail = school_detail(later, S1)
     assert detail.history[-1].actor == pseudonym and detail.history[-1].event == "check"
     assert DIRECTOR_1 not in dumps(detail)
     with later.session() as session:
-        raw = session.connection().execute(text("SELECT count(*) FROM workflow_history WHERE actor = :a"),
-                                           {"a": DIRECTOR_1}).scalar_one()
+        held = everything_held(session)
         departed = session.connection().execute(text("SELECT email, name FROM departed_person")).all()
-    assert raw == 1 and [tuple(row) for row in departed] == [(None, None)]
+        grants = session.connection().execute(text("SELECT count(*) FROM erasure_grant")).scalar_one()
+        raw = session.connection().execute(text("SELECT actor FROM workflow_history WHERE event = 'check'")).all()
+        told = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == CPD_35)).one()
+    assert DIRECTOR_1 not in held and "claire martin" not in held
+    assert [tuple(row) for row in departed] == [(None, None)] and grants == 0 and [r[0] for r in raw] == [pseudonym]
+    assert told.text_body == f"{pseudonym} ({pseudonym}) a rempli la fiche ; écrivez à {pseudonym}."
     # The mail log keeps its lines under the pseudonym, the texts erased, the pending one never sent; the sink, the
     # sign-in requests and the sessions no longer hold the address.
     with later.session() as session:
-        mails = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        mails = session.exec(select(OutboxMessage).where(OutboxMessage.recipient != CPD_35)
+                             .order_by(col(OutboxMessage.id))).all()
         assert len(mails) == 3  # the reminder sent, the one pending, the sign-in link
         assert {(m.recipient, m.recipient_name, m.text_body) for m in mails} == {
             (f"{pseudonym}@anonyme.invalid", "", ERASED)}
@@ -268,9 +281,63 @@ def test_people_who_left_are_anonymised_after_the_delay(settings: Settings, tmp_
             assert session.connection().execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
     log = audit_lines(later)
     assert any(line.action == "people.remove" and line.target == pseudonym for line in log)
-    purges = [line.details for line in log if line.action == "gdpr.purge"]  # every run is traced, even empty ones
-    assert purges == [{"anonymised": [], "retention_days": 365}, {"anonymised": [pseudonym], "retention_days": 365},
-                      {"anonymised": [], "retention_days": 365}]
+    purges = [line.details or {} for line in log if line.action == "gdpr.purge"]  # every run is traced
+    assert [(p["anonymised"], p["caught_up"]) for p in purges] == [([], []), ([pseudonym], []), ([], [])]
+    assert {"workflow_history", "audit_entry", "outbox_message"} <= set(purges[1]["rows"])
+
+
+def everything_held(session: Session) -> str:
+    """Every value of every row of every table, as one lower-cased text."""
+    return "\n".join(
+        repr(tuple(row)) for table in SQLModel.metadata.sorted_tables
+        for row in session.connection().execute(table.select())
+    ).lower()
+
+
+def test_people_anonymised_before_their_rows_were_rewritten_are_caught_up(settings: Settings, tmp_path: Path) -> None:
+    """An earlier version anonymised the departure row only (or a restored archive brought old rows back): the
+    next purge recognises the address by its key and rewrites the rows, unless the address is in use again."""
+    roadmap = setup_roadmap(settings, tmp_path)
+    roadmap.check(S1, "features", "messagerie, blog", DIRECTOR_1)
+    roadmap.check(S2, "features", "blog", DIRECTOR_2)
+    for address in (DIRECTOR_1, DIRECTOR_2):
+        roadmap.remove_person(address, by=ADMIN_EMAIL)
+    with roadmap.engine.transaction() as session:  # what an earlier version's purge left
+        session.connection().execute(text("UPDATE departed_person SET email = NULL, name = NULL, anonymised_at = "
+                                          "left_at"))
+    roadmap.add_person(DIRECTOR_2, "director", S2, "Yves Le Goff", by=ADMIN_EMAIL)  # the address is back in use
+
+    (retention,) = daily_jobs(roadmap)  # what the worker runs every night
+    assert retention.id == "gdpr-retention" and (retention.hour, retention.minute) == (3, 15)
+    assert retention.run() == []  # nobody due, but the earlier one is caught up
+    first, second = pseudonym_of(actor_key(DIRECTOR_1)), pseudonym_of(actor_key(DIRECTOR_2))
+    assert school_detail(roadmap, S1).history[-1].actor == first
+    assert school_detail(roadmap, S2).history[-1].actor == DIRECTOR_2
+    runs = [line for line in audit_lines(roadmap) if line.action == "gdpr.purge"]
+    assert [(r.actor, (r.details or {})["caught_up"]) for r in runs] == [("roadmap-conservation", [first])]
+    assert second not in str(runs)
+    retention.run()  # nothing left to do: the daily run leaves no trace
+    assert len([line for line in audit_lines(roadmap) if line.action == "gdpr.purge"]) == 1
+
+
+def test_rows_written_between_the_scan_and_the_rewrite_are_rewritten_too(settings: Settings, tmp_path: Path) -> None:
+    """The scan reads without the write lock; the rewrite also reads the rows written since (and the small tables
+    without a counter, again)."""
+    roadmap = setup_roadmap(settings, tmp_path)
+    roadmap.remove_person(DIRECTOR_1, by=ADMIN_EMAIL)
+    later = make_roadmap(settings, now=FIXED_NOW + timedelta(days=366), admin=False)
+    now = later.engine.clock()
+    with later.session() as session:
+        plan = gdpr.plan_erasure(session, gdpr.due_departures(session, now, 365))
+    with later.engine.transaction() as session:
+        session.add(OutboxMessage(key="k-after", message_id="<after@test>", kind="reminder", recipient=CPD_35,
+                                  subject="Suivi", text_body=f"Relancez {DIRECTOR_1}.", status="sent"))
+    with later.engine.transaction() as session:
+        erased = gdpr.anonymise(session, plan, now, by=ADMIN_EMAIL)
+    pseudonym = pseudonym_of(actor_key(DIRECTOR_1))
+    assert erased.anonymised == [pseudonym] and erased.rows["outbox_message"] == 1
+    with later.session() as session:
+        assert DIRECTOR_1 not in everything_held(session)
 
 
 def test_coming_back_before_the_delay_cancels_the_anonymisation(settings: Settings, tmp_path: Path) -> None:

@@ -119,6 +119,44 @@ def test_audit_rows_cannot_be_changed_or_deleted(engine: Engine) -> None:
         assert connection.execute(text("SELECT actor FROM audit_entry")).scalars().all() == ["admin@example.fr"]
 
 
+def test_an_erasure_grant_lets_only_the_people_columns_change_and_only_inside_its_transaction(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO workflow_instance (definition_id, subject, state, version, "
+                                "definition_version, created_at, updated_at, entered_at) VALUES ('national', "
+                                "'0350001L', 'definition', 1, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+                                "CURRENT_TIMESTAMP)"))
+        instance_id = connection.execute(text("SELECT id FROM workflow_instance")).scalar_one()
+        connection.execute(text("INSERT INTO workflow_history (instance_id, at, actor, role, event, target, note) "
+                                "VALUES (:id, CURRENT_TIMESTAMP, 'a@ex.fr', 'cpd', 'check', 'definition', 'a@ex.fr')"),
+                           {"id": instance_id})
+        connection.execute(text("INSERT INTO audit_entry (at, actor, role, action, target) "
+                                "VALUES (CURRENT_TIMESTAMP, 'admin@ex.fr', 'admin', 'people.add', 'a@ex.fr')"))
+    grant = "INSERT INTO erasure_grant (opened_by, opened_at) VALUES ('test', CURRENT_TIMESTAMP)"
+    refused = (
+        "UPDATE workflow_history SET event = 'advance'",  # what was done stays what it was
+        "UPDATE workflow_history SET target = 'funding'",
+        "UPDATE audit_entry SET action = 'people.remove'",
+        "DELETE FROM workflow_history",  # nothing is ever deleted
+        "DELETE FROM audit_entry",
+    )
+    for statement in refused:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(grant))
+            connection.execute(text(statement))
+    with engine.begin() as connection:  # the people columns, under a grant: accepted
+        connection.execute(text(grant))
+        connection.execute(text("UPDATE workflow_history SET actor = 'p-1', note = 'p-1'"))
+        connection.execute(text("UPDATE audit_entry SET target = 'p-1'"))
+        connection.execute(text("DELETE FROM erasure_grant"))
+    for statement in ("UPDATE workflow_history SET actor = 'a@ex.fr'", "UPDATE audit_entry SET target = 'x'"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:  # the grant is gone
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT actor, note, event FROM workflow_history")).all() == [
+            ("p-1", "p-1", "check")]
+        assert connection.execute(text("SELECT actor, target FROM audit_entry")).all() == [("admin@ex.fr", "p-1")]
+
+
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'roadmap.sqlite3'}")
     try:

@@ -62,6 +62,8 @@ def serve_demo(settings: Settings, listener: socket.socket) -> Iterator[LiveApp]
     served = build(roadmap, host="127.0.0.1", port=port, worker=True)
     assert served.where.startswith("boîte locale"), f"mail must go to the local sink, not {served.where}"
     assert served.base_url == base_url, f"sign-in links lead to {served.base_url}, other links to {base_url}"
+    assert served.scheduler is not None and served.scheduler.get_job("gdpr-retention") is not None, (
+        "the worker applies the GDPR retention rule every night")
     server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", server_header=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name=f"uvicorn-{port}",
                               daemon=True)
