@@ -179,9 +179,7 @@ class _Reading:
         calendars = calendars_by_departement(session)
         if viewer.role != "admin" or filters.departement or filters.circonscription:
             # Only the départements the viewer may see: a CPD's board asks about one calendar, not every one.
-            where = school_filters(roadmap, viewer, circonscription=filters.circonscription,
-                                   departement=filters.departement)
-            present = set(session.scalars(columns_of(col(School.departement_code)).distinct().where(*where)))
+            present = _departements_seen(session, roadmap, viewer, filters)
             calendars = {code: calendar for code, calendar in calendars.items() if code in present}
         validated = first_tables_validated(session)
         late = _late_condition(watching, validated, calendars, now)
@@ -224,6 +222,17 @@ class _Reading:
                 )
 
 
+def _departements_seen(session: Session, roadmap: Roadmap, viewer: Actor, filters: BoardFilters) -> set[str]:
+    """The départements whose schools the board may show: known without a query when one is named (by the filter
+    or by a CPD's scope: the filter then only narrows it to nothing or to itself)."""
+    if filters.departement:
+        return {filters.departement.zfill(3)}
+    if viewer.role == "cpd":
+        return {viewer.scope}
+    where = school_filters(roadmap, viewer, circonscription=filters.circonscription, departement=filters.departement)
+    return set(session.scalars(columns_of(col(School.departement_code)).distinct().where(*where)))
+
+
 def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR, *,
                page_size: int | None = PAGE_SIZE) -> Board:
     """The board for `viewer`, computed in the database: the schools of their scope narrowed by the filters, the
@@ -235,29 +244,35 @@ def board_view(roadmap: Roadmap, filters: BoardFilters, viewer: Actor = OPERATOR
         reading = _Reading.open(roadmap, session, filters, viewer)
         counts: dict[str, int] = {}
         total = late_total = 0
-        grouped = (columns_of(col(WorkflowInstance.definition_id), col(WorkflowInstance.state), func.count(),
-                              func.sum(case((reading.late, 1), else_=0)))
+        # Below the national board, the same grouped query also says which circonscriptions the schools are in
+        # (the filter's options): one scan, not two.
+        scoped = viewer.role != "admin" or bool(filters.departement or filters.circonscription)
+        keys = [col(WorkflowInstance.definition_id), col(WorkflowInstance.state),
+                *([col(School.circonscription_uai)] if scoped else [])]
+        grouped = (columns_of(func.count(), func.sum(case((reading.late, 1), else_=0)), *keys)
                    .select_from(School).join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
-                   .where(*reading.conditions)
-                   .group_by(col(WorkflowInstance.definition_id), col(WorkflowInstance.state)))
-        for definition_id, state, count, late_count in session.execute(grouped):
+                   .where(*reading.conditions).group_by(*keys))
+        circonscriptions: set[str] = set()
+        for count, late_count, definition_id, state, *circonscription in session.execute(grouped):
             step = _place(reading.places, definition_id, state).step
             counts[step] = counts.get(step, 0) + count
             total += count
             late_total += int(late_count or 0)
+            circonscriptions.update(uai for uai in circonscription if uai)
+        circonscription_options: list[Option] = []
+        if total < 20_000:
+            if not scoped:
+                circonscriptions = {uai for uai in session.scalars(
+                    columns_of(col(School.circonscription_uai)).distinct().select_from(School)
+                    .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
+                    .where(*reading.conditions, col(School.circonscription_uai).is_not(None))) if uai}
+            names = reading.circonscription_names(circonscriptions)  # read before the lines: one query for both
+            circonscription_options = sorted((Option(uai, names.get(uai, uai)) for uai in circonscriptions),
+                                             key=lambda o: o.label)
         pages = max(1, -(-total // page_size)) if page_size else 1
         page = min(max(1, filters.page), pages)
         skip = (page - 1) * page_size if page_size else 0
         lines = list(reading.lines(_ordered_rows(reading, skip, page_size)))
-        circonscription_options: list[Option] = []
-        if total < 20_000:
-            present = session.scalars(
-                columns_of(col(School.circonscription_uai)).distinct().select_from(School)
-                .join(WorkflowInstance, col(WorkflowInstance.subject) == col(School.uai))
-                .where(*reading.conditions, col(School.circonscription_uai).is_not(None))).all()
-            names = reading.circonscription_names(present)
-            circonscription_options = sorted((Option(uai, names.get(uai, uai)) for uai in present if uai),
-                                             key=lambda o: o.label)
     column_ids = [step.id for step in national.steps] + ["deployed", "suspended", "abandoned"]
     chart = [ChartBar(c, STEP_SHORT.get(c, str(i + 1)), national.state_label(c), counts.get(c, 0))
              for i, c in enumerate(column_ids)]

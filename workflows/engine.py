@@ -146,7 +146,7 @@ class WorkflowEngine:
             query = select_columns(table.c.instance_id, table.c.step, table.c.item, table.c.value).where(
                 table.c.instance_id.in_(instance_ids[offset : offset + 1000])
             )
-            for instance_id, step, item, value in session.connection().execute(query):
+            for instance_id, step, item, value in session.connection().execute(query).all():
                 held.setdefault(instance_id, {})[(step, item)] = value
         return held
 

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from benchmarks.dataset import bench_settings, build_database
 from notifications.calendar import calendar_for
 from roadmap.account_table import AccountItems
-from roadmap.board import BoardFilters, board_lines, board_view
+from roadmap.board import BoardFilters, _blocking, _Row, board_lines, board_view
 from roadmap.models import Circonscription, Person, School
 from roadmap.reminders import first_tables_validated
 from roadmap.service import NATIONAL, Roadmap
@@ -33,6 +33,8 @@ class Expected:
     late: bool
     step: str
     key: tuple[object, ...]
+    blocking: str  # what the line says is missing, from every checklist value the school holds
+    ent: str
 
 
 def reference(roadmap: Roadmap, filters: BoardFilters, viewer: Actor) -> list[Expected]:
@@ -76,7 +78,12 @@ def reference(roadmap: Roadmap, filters: BoardFilters, viewer: Actor) -> list[Ex
             "circonscription": (circos.get(circo or "", "").casefold(), name.casefold(), uai),
             "etape": (rank, state, -as_utc(entered_at).timestamp(), uai),
         }[filters.sort]
-        expected.append(Expected(uai, days, late, step, key))
+        held = values.get(instance_id, {})
+        row = _Row(uai, name, commune, circo, dep, definition_id, state, as_utc(entered_at), instance_id, days,
+                   places[(definition_id, state)], rank)
+        ent_chosen = held.get(ent_item)
+        expected.append(Expected(uai, days, late, step, key, _blocking(roadmap, row, held),
+                                 ent_chosen if isinstance(ent_chosen, str) else ""))
     return sorted(expected, key=lambda e: e.key, reverse=filters.descending != (filters.sort == "jours"))
 
 
@@ -125,6 +132,9 @@ def test_the_board_counts_and_pages_exactly_as_reading_every_school_would(nation
     everything = reference(roadmap, BoardFilters(), viewers[0])
     whole = board_view(roadmap, BoardFilters(), viewers[0], page_size=None)
     assert [line.uai for line in whole.lines] == [e.uai for e in everything]
+    # What each line says is missing, and the ENT it shows, as every value the school holds says.
+    assert [(line.blocking, line.ent) for line in whole.lines] == [(e.blocking, e.ent) for e in everything]
+    assert {e.blocking.split(" :")[0] for e in everything} >= {"manque", "attend"}
     assert 0 < whole.late < whole.schools  # the dataset holds both kinds
     streamed = board_lines(roadmap, BoardFilters(sort="nom"), viewers[0])  # the exports: every line, in order
     assert [line.uai for line in streamed] == [e.uai for e in reference(roadmap, BoardFilters(sort="nom"),
