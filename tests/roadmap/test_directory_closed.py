@@ -157,6 +157,16 @@ def test_a_school_reopened_after_the_anonymisation_comes_back_and_the_pseudonym_
     assert len(held) == 3 and all(d.email is None and d.anonymised_at is not None for d in held)
 
 
+def test_a_mailbox_removed_by_hand_and_brought_back_by_an_import_is_no_longer_due(
+    settings: Settings, tmp_path: Path
+) -> None:
+    roadmap = first_import(settings, tmp_path)
+    roadmap.remove_person(MAILBOX_C, by=ADMIN_EMAIL)
+    assert set(departures(roadmap)) == {MAILBOX_C}
+    roadmap.import_annuaire(extract(tmp_path, "maj.csv", school(SCHOOL_C, MAILBOX_C)), by=ADMIN_EMAIL)
+    assert MAILBOX_C in people_by_email(roadmap) and departures(roadmap) == {}
+
+
 def test_a_closed_row_acts_only_in_the_departement_it_names(settings: Settings, tmp_path: Path) -> None:
     roadmap = first_import(settings, tmp_path)
     elsewhere = school(SCHOOL_A, MAILBOX_A, "FERME", departement="094", academie="24")
@@ -200,18 +210,25 @@ def test_the_cli_report_names_closures_departures_and_people_kept(
     roadmap.add_person(BY_HAND, "director", SCHOOL_B, "Claire Martin", by=ADMIN_EMAIL)
     closing = closing_file(tmp_path)
 
+    code, out, err = run_cli(capsys, "import", "annuaire", closing, "--by", ADMIN_EMAIL)
+    assert code == 0, err
+    assert "3 établissement(s) déjà connu(s) marqué(s) fermé(s)" in out
+    assert f"école {SCHOOL_A} École {SCHOOL_A}" in out
+    assert f"circonscription {BRUZ} {BRUZ_NAME}" in out
+    assert "1 établissement(s) fermé(s) inconnu(s)" in out
+    assert "3 contact(s) de l'annuaire retiré(s)" in out and MAILBOX_A in out and BRUZ_MAILBOX in out
+    assert "Conservé(e) : Claire Martin <claire.martin@ac-rennes.fr> (direction d'école" in out
+    assert "people remove" in out
+
     code, out, err = run_cli(capsys, "import", "annuaire", closing, "--by", ADMIN_EMAIL, "--json")
     assert code == 0, err
     report = json.loads(out)
     assert [(c["uai"], c["kind"]) for c in report["closed"]] == [(BRUZ, "circonscription"), (SCHOOL_A, "school"),
                                                                  (SCHOOL_B, "school")]
     assert report["closed_unknown"] == 1  # the school the tool never held
-    assert sorted(p["email"] for p in report["contacts_left"]) == sorted([BRUZ_MAILBOX, MAILBOX_A, MAILBOX_B])
+    assert report["contacts_left"] == []  # they left at the first import of this file
     assert [(p["email"], p["name"], p["source"]) for p in report["kept_manual"]] == [
         (BY_HAND, "Claire Martin", "manual")]
 
     code, out, err = run_cli(capsys, "import", "annuaire", closing, "--by", ADMIN_EMAIL)
-    assert code == 0, err
-    assert "3 établissement(s) déjà connu(s) marqué(s) fermé(s)" in out and SCHOOL_A in out
-    assert "Aucun contact à retirer" in out
-    assert "Conservé(e) : Claire Martin <claire.martin@ac-rennes.fr>" in out and "people remove" in out
+    assert code == 0 and "Aucun contact à retirer" in out
