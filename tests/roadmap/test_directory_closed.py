@@ -216,6 +216,7 @@ def test_the_cli_report_names_closures_departures_and_people_kept(
     assert f"école {SCHOOL_A} École {SCHOOL_A}" in out
     assert f"circonscription {BRUZ} {BRUZ_NAME}" in out
     assert "1 établissement(s) fermé(s) inconnu(s)" in out
+    assert 'roadmap school abandon UAI --note "école fermée"' in out
     assert "3 contact(s) de l'annuaire retiré(s)" in out and MAILBOX_A in out and BRUZ_MAILBOX in out
     assert "Conservé(e) : Claire Martin <claire.martin@ac-rennes.fr> (direction d'école" in out
     assert "people remove" in out
