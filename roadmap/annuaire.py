@@ -6,6 +6,8 @@ their order and spelling (``Code postal``, ``Code_postal``, ``CP``...).
 
 Kept rows: schools (``Type_etablissement`` "Ecole" or ``code_nature`` 100-199) and circonscription offices
 (``code_nature`` 809) that are not closed; a file with neither column is taken as a plain list of schools.
+Schools and offices the ``etat`` column marks closed ("FERME"; "A FERMER" is still open) are kept apart in
+``closed`` (their UAI, kind and where they lie), for the import to let their mailboxes leave the directory.
 Other valid rows are only counted in ``ignored``. A row that cannot be used is reported as a
 :class:`RowError` with a French reason; reading never stops on a bad row. Problems with the file as a whole
 raise :class:`~roadmap.errors.InputFileError`.
@@ -21,8 +23,8 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -59,6 +61,18 @@ class AnnuaireRecord:
     circonscription_name: str  # whitespace collapsed, or ""
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedRow:
+    """A school or circonscription office the extract marks closed (``etat``). Only its UAI is checked: nothing
+    else of a closed row is stored."""
+
+    line: int
+    kind: RecordKind
+    uai: str
+    departement_code: str  # zero-padded to 3, as in records
+    academie_code: str  # zero-padded to 2, or "" when the file has no such column
+
+
 @dataclass(frozen=True)
 class RowError:
     """A row that could not be kept; ``reason`` is French and says how to fix it."""
@@ -75,9 +89,11 @@ class AnnuaireExtract:
     path: Path
     records: list[AnnuaireRecord]
     errors: list[RowError]  # the first MAX_KEPT_ERRORS rejected rows
-    ignored: int  # valid rows that are not relevant (collèges, lycées, other services, closed establishments)
+    ignored: int  # valid rows that are not relevant (collèges, lycées, other services, closed ones of those)
     columns: dict[str, str]  # meaning -> header as found in the file
     rejected: int = 0  # every rejected row, including those beyond `errors`
+    # Schools and offices marked closed, by UAI (one the file also lists open is not closed).
+    closed: dict[str, ClosedRow] = field(default_factory=dict)
 
     def column_labels(self) -> list[str]:
         """French label and header of every column read, in the order of meanings."""
@@ -517,6 +533,7 @@ class _RowReader:
         self.delimiter = delimiter
         self.columns = {key: header[index].replace("\ufeff", "").strip() for key, index in found.items()}
         self.records: list[AnnuaireRecord] = []
+        self.closed: dict[str, ClosedRow] = {}
         self.errors: list[RowError] = []
         self.rejected = 0
         self.ignored = 0
@@ -538,8 +555,11 @@ class _RowReader:
         kind: RecordKind | None = "school"
         if self.can_classify:  # a list without type nor nature column is taken as a list of schools
             kind = _classify(get("type"), get("nature_code"))
-        if kind is None or normalize_header(get("state")) in _CLOSED_STATES:
+        if kind is None:
             self.ignored += 1
+            return
+        if normalize_header(get("state")) in _CLOSED_STATES:
+            self._closed(line, kind, get)
             return
 
         problems: list[str] = []
@@ -634,6 +654,15 @@ class _RowReader:
             )
         )
 
+    def _closed(self, line: int, kind: RecordKind, get: Callable[[str], str]) -> None:
+        """Keep the UAI of a closed establishment; one without a valid UAI designates nothing and is ignored."""
+        uai = normalize_uai(get("uai"))
+        if not uai or uai_problem(get("uai")):
+            self.ignored += 1
+            return
+        self.closed.setdefault(uai, ClosedRow(line, kind, uai, _zero_pad(get("departement_code"), 3),
+                                              _zero_pad(get("academie_code"), 2)))
+
     def _wrong_width(self, line: int, cells: Sequence[str]) -> None:
         index = self.found.get("uai")
         uai = normalize_uai(cells[index]) if index is not None and index < len(cells) else ""
@@ -690,7 +719,7 @@ def _collect(
             progress.advance(PROGRESS_EVERY)
         if line > header_line and not _is_blank(cells):
             reader.add(line, cells)
-            if reader.rejected >= JUNK_PREFIX and not reader.records and not reader.ignored:
+            if reader.rejected >= JUNK_PREFIX and not reader.records and not reader.ignored and not reader.closed:
                 shown = "\n".join(f"    ligne {e.line} : {e.reason}" for e in reader.errors[:3])
                 raise InputFileError(
                     path,
@@ -706,6 +735,7 @@ def _collect(
         ignored=reader.ignored,
         columns=dict(reader.columns),
         rejected=reader.rejected,
+        closed={uai: row for uai, row in reader.closed.items() if uai not in reader.first_line},
     )
 
 

@@ -19,6 +19,7 @@ ACTION_LABELS = {
     "people.add": "personne enregistrée",
     "people.remove": "personne retirée",
     "import.annuaire": "annuaire importé",
+    "directory.closed": "contact retiré : établissement fermé dans l'annuaire",
     "restore": "archive restaurée",
     "people.reminders": "réception des rappels réglée",
     "mail.test": "message d'essai envoyé",

@@ -10,13 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy import ColumnElement, delete, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, RowError
+from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, ClosedRow, RecordKind, RowError
 from roadmap.errors import InvalidValue, NotFound
-from roadmap.gdpr import record_departure
+from roadmap.gdpr import Leaving, cancel_departures, record_departures
 from roadmap.models import Academie, Circonscription, Departement, Person, School
 from roadmap.permissions import check_scope
 from roadmap.progress import SILENT, Progress
@@ -28,6 +28,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 StartInstances = Callable[[Session, list[tuple[str, str]]], None]  # (UAI, département) of each school created
 # School fields an extract may leave out (or leave empty) without erasing what is held.
 OPTIONAL_SCHOOL_FIELDS = ("sector", "nature_code", "street", "locality", "phone", "email")
+
+
+CLOSED_REASON = "closed"  # departed_person.reason of a mailbox whose establishment the annuaire marks closed
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedEstablishment:
+    """A school or circonscription office held in the database that an extract marks closed. Its row and its
+    roadmap stay (history is evidence); only its annuaire mailbox leaves the directory."""
+
+    uai: str
+    kind: RecordKind
+    name: str
 
 
 @dataclass
@@ -44,6 +57,10 @@ class ImportReport:
     ignored: int = 0
     rejected: list[RowError] = field(default_factory=list)
     without_circonscription: list[str] = field(default_factory=list)
+    closed: list[ClosedEstablishment] = field(default_factory=list)  # held establishments the file marks closed
+    closed_unknown: int = 0  # closed rows matching nothing held (in that département): nothing to do
+    departed: list[Leaving] = field(default_factory=list)  # annuaire mailboxes of closed establishments, removed
+    kept_manual: list[Leaving] = field(default_factory=list)  # people registered by hand there, left alone
 
     @property
     def schools(self) -> int:
@@ -89,7 +106,7 @@ def import_extract(
     existing = {row[0]: row for row in session.execute(sa_select(*columns))}
     created: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    now = utcnow()
+    stamp = utcnow()
     progress.phase("Comparaison avec les écoles connues", total=len(extract.records))
     for count, record in enumerate(extract.records, start=1):
         if count % BATCH == 0:
@@ -117,10 +134,10 @@ def import_extract(
         if reads_circonscription and circonscription_uai:
             fields["circonscription_uai"] = circonscription_uai
         if held is None:
-            created.append({**NEW_SCHOOL, **fields, "uai": record.uai, "updated_at": now})
+            created.append({**NEW_SCHOOL, **fields, "uai": record.uai, "updated_at": stamp})
             report.schools_created += 1
         elif any(held[key] != value for key, value in fields.items()):
-            changed.append({**fields, "uai": record.uai, "updated_at": now})
+            changed.append({**fields, "uai": record.uai, "updated_at": stamp})
             report.schools_updated += 1
         else:
             report.schools_unchanged += 1
@@ -133,7 +150,10 @@ def import_extract(
     progress.phase("Ouverture des parcours", total=len(created))
     start_instances(session, [(row["uai"], row["departement_code"]) for row in created])
     progress.advance(len(created))
-    report.contacts = _sync_contacts(session, extract.records, circonscriptions, clock())
+    now = clock()
+    if extract.closed:
+        _close(session, list(extract.closed.values()), report, now)
+    report.contacts = _sync_contacts(session, extract.records, circonscriptions, now)
     return report
 
 
@@ -230,6 +250,49 @@ def _upsert_circonscriptions(
     return {uai: (name, dep) for uai, (name, dep, _, _) in held.items()}
 
 
+def _close(session: Session, rows: list[ClosedRow], report: ImportReport, now: datetime) -> None:
+    """Establishments the extract marks closed: those held (in the département and académie the row names) lose
+    their annuaire mailboxes, which leave the directory with a departure recorded (retention, roadmap/gdpr.py);
+    people registered by hand there are left alone and reported. Absence from a file never closes anything."""
+    names: dict[str, str] = {}
+    for model in (School, Circonscription):
+        wanted = {row.uai: row for row in rows if (row.kind == "school") == (model is School)}
+        keys = list(wanted)
+        for offset in range(0, len(keys), BATCH):
+            held = (
+                sa_select(col(model.uai), col(model.name), col(Departement.code), col(Departement.academie_code))
+                .join(Departement, col(Departement.code) == col(model.departement_code))
+                .where(col(model.uai).in_(keys[offset : offset + BATCH]))
+            )
+            for uai, name, departement, academie in session.execute(held):
+                row = wanted[uai]
+                if row.departement_code == departement and row.academie_code in ("", academie):
+                    names[uai] = name
+    report.closed = [ClosedEstablishment(row.uai, row.kind, names[row.uai]) for row in rows if row.uai in names]
+    report.closed.sort(key=lambda closed: closed.uai)
+    report.closed_unknown = len(rows) - len(report.closed)
+    uais = list(names)
+    leaving: list[tuple[int, Leaving]] = []
+    for offset in range(0, len(uais), BATCH):
+        query = (
+            sa_select(col(Person.id), col(Person.email), col(Person.name), col(Person.role), col(Person.scope),
+                      col(Person.source))
+            .where(col(Person.scope).in_(uais[offset : offset + BATCH]))
+            .order_by(col(Person.scope), col(Person.email))
+        )
+        for pid, email, name, role, scope, source in session.execute(query):
+            person = Leaving(email, name, role, scope)
+            if source == "annuaire":
+                leaving.append((pid, person))
+            else:
+                report.kept_manual.append(person)
+    ids = [pid for pid, _ in leaving]
+    for offset in range(0, len(ids), BATCH):
+        session.execute(delete(Person).where(col(Person.id).in_(ids[offset : offset + BATCH])))
+    report.departed = [person for _, person in leaving]
+    record_departures(session, report.departed, reason=CLOSED_REASON, now=now)
+
+
 def _sync_contacts(
     session: Session, records: list[AnnuaireRecord], circonscriptions: dict[str, tuple[str, str]], now: datetime
 ) -> int:
@@ -280,11 +343,12 @@ def _sync_contacts(
         _update_by_key(session, Person, list(changed.values()))
     for offset in range(0, len(created), BATCH):
         session.execute(insert(Person), created[offset : offset + BATCH])
+    # An address back in the directory before being anonymised (a school reopened, a mailbox handed back) has
+    # nothing to anonymise any more.
+    cancel_departures(session, [p["email"] for p in created] + [row["email"] for row in changed.values()])
     taken = {p["email"] for p in by_email.values()}
-    for gone in departures:
-        if gone["email"] not in taken:
-            record_departure(session, email=gone["email"], name=gone["name"], role=gone["role"],
-                             scope=gone["scope"], reason="annuaire", now=now)
+    gone = [Leaving(p["email"], p["name"], p["role"], p["scope"]) for p in departures if p["email"] not in taken]
+    record_departures(session, gone, reason="annuaire", now=now)
     return count
 
 

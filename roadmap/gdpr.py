@@ -124,21 +124,64 @@ def pseudonym_of(key: str) -> str:
     return PSEUDONYM_PREFIX + key[:10]
 
 
+@dataclass(frozen=True, slots=True)
+class Leaving:
+    """Someone leaving the directory, as the person row held them."""
+
+    email: str
+    name: str
+    role: str
+    scope: str
+
+
 def record_departure(
     session: Session, *, email: str, name: str, role: str, scope: str, reason: str, now: datetime
 ) -> DepartedPerson:
     """Someone left the directory now: kept as they were until the retention delay has passed."""
-    key = actor_key(email)
-    departed = session.exec(select(DepartedPerson).where(DepartedPerson.actor_key == key)).first()
-    if departed is None:
-        departed = DepartedPerson(
-            actor_key=key, pseudonym=pseudonym_of(key), role=role, scope=scope, reason=reason, left_at=now
-        )
-    if departed.anonymised_at is None:  # an anonymised person stays anonymised
-        departed.email, departed.name, departed.role, departed.scope = email, name, role, scope
-        departed.reason, departed.left_at = reason, now
-    session.add(departed)
+    [departed] = record_departures(session, [Leaving(email, name, role, scope)], reason=reason, now=now)
     return departed
+
+
+def record_departures(
+    session: Session, people: Sequence[Leaving], *, reason: str, now: datetime
+) -> list[DepartedPerson]:
+    """`record_departure` for many people in one query (an import). Someone already anonymised stays so; someone
+    who had left and not been anonymised yet has left again now."""
+    keys = [actor_key(person.email) for person in people]
+    held: dict[str, DepartedPerson] = {}
+    for offset in range(0, len(keys), _KEYS_PER_QUERY):
+        query = select(DepartedPerson).where(col(DepartedPerson.actor_key).in_(keys[offset : offset + _KEYS_PER_QUERY]))
+        held.update((departed.actor_key, departed) for departed in session.exec(query))
+    result: list[DepartedPerson] = []
+    for key, person in zip(keys, people, strict=True):
+        departed = held.get(key)
+        if departed is None:
+            departed = held[key] = DepartedPerson(actor_key=key, pseudonym=pseudonym_of(key), role=person.role,
+                                                  scope=person.scope, reason=reason, left_at=now)
+        if departed.anonymised_at is None:  # an anonymised person stays anonymised
+            departed.email, departed.name, departed.role, departed.scope = (person.email, person.name, person.role,
+                                                                            person.scope)
+            departed.reason, departed.left_at = reason, now
+        session.add(departed)
+        result.append(departed)
+    return result
+
+
+_KEYS_PER_QUERY = 1000
+
+
+def cancel_departures(session: Session, emails: Iterable[str]) -> None:
+    """`cancel_departure` for many addresses, in one query (no hashing: the pending rows still hold the address)."""
+    wanted = set(emails)
+    if not wanted:
+        return
+    pending = session.execute(
+        sa_select(col(DepartedPerson.id), col(DepartedPerson.email)).where(col(DepartedPerson.anonymised_at).is_(None))
+    ).all()
+    ids = [departed_id for departed_id, email in pending if email in wanted]
+    for offset in range(0, len(ids), _KEYS_PER_QUERY):
+        chunk = ids[offset : offset + _KEYS_PER_QUERY]
+        session.execute(delete(DepartedPerson).where(col(DepartedPerson.id).in_(chunk)))
 
 
 def cancel_departure(session: Session, email: str) -> None:

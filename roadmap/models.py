@@ -217,10 +217,11 @@ class ProcessingRecord(SQLModel, table=True):
 
 
 class DepartedPerson(SQLModel, table=True):
-    """Someone who left the directory (removed, or their mailbox changed at an import). Kept as they were until
-    the retention delay has passed, then anonymised: address and name go, the pseudonym stays, and every row that
-    named them (history and audit included) names the pseudonym instead. `actor_key` (the SHA-256 of the
-    lower-cased address) still recognises the address if an archive made before the purge is restored."""
+    """Someone who left the directory (removed, their mailbox changed at an import, or its establishment closed).
+    Kept as they were until the retention delay has passed, then anonymised: address and name go, the pseudonym
+    stays, and every row that named them (history and audit included) names the pseudonym instead. `actor_key`
+    (the SHA-256 of the lower-cased address) still recognises the address if an archive made before the purge is
+    restored."""
 
     __tablename__ = "departed_person"
 
@@ -230,7 +231,7 @@ class DepartedPerson(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     role: str = Field(max_length=16)
     scope: str = Field(max_length=16)
-    reason: str = Field(max_length=16)  # "removed" or "annuaire"
+    reason: str = Field(max_length=16)  # "removed", "annuaire" (mailbox replaced) or "closed" (establishment closed)
     pseudonym: str = Field(max_length=64)
     left_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     anonymised_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -148,15 +148,16 @@ class AdministrationRefused(RoadmapError):
 
 
 def import_reasons(manager: Actor, extract: annuaire.AnnuaireExtract) -> list[str]:
-    """An admin imports anything; a CPD (DANE) a file whose every establishment lies in their département
-    (académie)."""
+    """An admin imports anything; a CPD (DANE) a file whose every establishment, open or marked closed, lies in
+    their département (académie)."""
     if manager.role == "admin":
         return []
     if manager.role not in ("cpd", "dane"):
         return ["seuls un administrateur, un CPD (pour son département) ou une DANE (pour son académie) importent "
                 "l'annuaire."]
     attribute = "departement_code" if manager.role == "cpd" else "academie_code"
-    outside = sorted({getattr(r, attribute) for r in extract.records} - {manager.scope})
+    rows: list[annuaire.AnnuaireRecord | annuaire.ClosedRow] = [*extract.records, *extract.closed.values()]
+    outside = sorted({getattr(r, attribute) for r in rows} - {manager.scope})
     if outside:
         where = "département(s)" if manager.role == "cpd" else "académie(s)"
         return [f"le fichier contient des établissements hors de votre périmètre ({manager.scope}) : {where} "
@@ -347,8 +348,15 @@ class Roadmap:
                     "contacts": report.contacts,
                     "rejected": report.rejected_count,
                     "columns": report.columns,
+                    "closed": [closed.uai for closed in report.closed],
+                    "closed_unknown": report.closed_unknown,
+                    "contacts_left": len(report.departed),
+                    "kept_manual": len(report.kept_manual),  # addresses only as targets: displays pseudonymise those
                 },
             )
+            for gone in report.departed:  # each mailbox that left, under its own address (like people.remove)
+                audit.record(session, manager, "directory.closed", gone.email,
+                             {"role": gone.role, "scope": gone.scope, "file": path.name})
             return report
 
     def bootstrap_admin(self, email: str, name: str) -> Person:

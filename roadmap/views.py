@@ -723,6 +723,13 @@ class RejectedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedLine:
+    uai: str
+    kind: str  # "school" or "circonscription"
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ImportSummary:
     file: str
     file_name: str
@@ -738,6 +745,10 @@ class ImportSummary:
     kept_values: int
     rejected_count: int
     rejected: list[RejectedRow]  # the first ones; rejected_count says how many in all
+    closed: list[ClosedLine] = field(default_factory=list)  # held establishments the file marks closed
+    closed_unknown: int = 0  # rows marked closed that designate nothing held
+    contacts_left: list[PersonLine] = field(default_factory=list)  # their annuaire mailboxes, out of the directory
+    kept_manual: list[PersonLine] = field(default_factory=list)  # people registered by hand there, left alone
 
 
 SHOWN_REJECTIONS = 100  # rejected rows detailed; the count says how many more
@@ -759,6 +770,10 @@ def import_summary(report: ImportReport) -> ImportSummary:
         kept_values=report.kept_values,
         rejected_count=report.rejected_count,
         rejected=[RejectedRow(e.line, e.uai, e.reason) for e in report.rejected[:SHOWN_REJECTIONS]],
+        closed=[ClosedLine(c.uai, c.kind, c.name) for c in report.closed],
+        closed_unknown=report.closed_unknown,
+        contacts_left=[PersonLine(p.email, p.name, p.role, p.scope, "annuaire") for p in report.departed],
+        kept_manual=[PersonLine(p.email, p.name, p.role, p.scope, "manual") for p in report.kept_manual],
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,10 @@ from roadmap.cli.common import (
     require_by,
     service,
 )
+from roadmap.roles import ROLE_LABELS
+
+if TYPE_CHECKING:
+    from roadmap.views import ImportSummary
 
 
 @import_app.command("annuaire")
@@ -47,6 +51,7 @@ def import_annuaire(
                 f"{len(report.without_circonscription)} école(s) sans circonscription reconnue : "
                 + ", ".join(report.without_circonscription[:20])
             )
+        _closures(report)
         out.print("Colonnes lues : " + " ; ".join(report.columns) + ".")
         if report.kept_values:
             out.print(
@@ -65,3 +70,35 @@ def import_annuaire(
             "Corrigez ces lignes puis réimportez le fichier."
         )
         raise typer.Exit(EXIT_REJECTED_ROWS)
+
+
+KINDS = {"school": "école", "circonscription": "circonscription"}
+
+
+def _closures(report: ImportSummary) -> None:
+    """Establishments the file marks closed: their mailboxes out of the directory, people registered by hand kept."""
+    if report.closed:
+        out.print(
+            f"{len(report.closed)} établissement(s) déjà connu(s) marqué(s) fermé(s) dans le fichier (fiche et "
+            "parcours conservés) : " + ", ".join(f"{KINDS[c.kind]} {c.uai} {c.name}" for c in report.closed) + "."
+        )
+        if any(c.kind == "school" for c in report.closed):
+            out.print(
+                "Pour clore le parcours d'une école fermée (plus de relances), le CPD ou la DANE l'abandonne : "
+                "roadmap school abandon UAI --note \"école fermée\" --by EMAIL"
+            )
+    if report.closed_unknown:
+        out.print(f"{report.closed_unknown} établissement(s) fermé(s) inconnu(s) de l'outil : rien à faire.")
+    if report.contacts_left:
+        out.print(
+            f"{len(report.contacts_left)} contact(s) de l'annuaire retiré(s) (établissement fermé ; anonymisation "
+            "après le délai de conservation) : " + ", ".join(p.email for p in report.contacts_left) + "."
+        )
+    elif report.closed:
+        out.print("Aucun contact à retirer : ceux de ces établissements ont déjà quitté l'annuaire.")
+    for person in report.kept_manual:
+        out.print(
+            f"Conservé(e) : {person.name} <{person.email}> ({ROLE_LABELS.get(person.role, person.role)}, "
+            f"{person.scope}), inscrit(e) à la main ; si cette personne n'y travaille plus, retirez-la avec "
+            "« roadmap people remove »."
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, normalize_header, read_annuaire
+from roadmap.annuaire import AnnuaireExtract, AnnuaireRecord, ClosedRow, normalize_header, read_annuaire
 from roadmap.errors import InputFileError
 from roadmap.uai import is_valid_uai
 
@@ -270,10 +270,36 @@ def test_irrelevant_and_closed_rows_are_ignored(tmp_path: Path) -> None:
     extract = read_annuaire(write(tmp_path, "extrait.csv", csv_text(rows)))
 
     assert extract.errors == []
-    assert extract.ignored == 3
+    assert extract.ignored == 2  # the collège, twice
     assert [(record.uai, record.kind) for record in extract.records] == [
         ("0350122T", "school"), ("0350740P", "school"), ("0350742S", "school"), ("0350743T", "school"),
         ("0350744U", "circonscription")]
+    assert extract.closed == {"0350739N": ClosedRow(4, "school", "0350739N", "035", "14")}
+
+
+def test_closed_schools_and_offices_are_kept_apart(tmp_path: Path) -> None:
+    rows = [
+        school_row(Identifiant_de_l_etablissement="0350739N", etat="Fermé", Code_departement="35"),
+        school_row(Identifiant_de_l_etablissement="0350744U", Type_etablissement="Service Administratif",
+                   code_nature="809", etat="FERMEE"),
+        # A closed collège is out of scope; a closed row without a valid UAI designates nothing: both ignored.
+        school_row(Identifiant_de_l_etablissement="0350741R", Type_etablissement="Collège", code_nature="340",
+                   etat="FERME"),
+        school_row(Identifiant_de_l_etablissement="0350745X", etat="FERME"),
+        # Listed closed, then open again in the same file: open wins (absence or doubt never closes).
+        school_row(Identifiant_de_l_etablissement="0350122T", etat="FERME"),
+        school_row(Identifiant_de_l_etablissement="0350122T"),
+        # Closed twice: the first line is kept.
+        school_row(Identifiant_de_l_etablissement="0350739N", etat="FERME"),
+    ]
+    extract = read_annuaire(write(tmp_path, "extrait.csv", csv_text(rows)))
+
+    assert extract.errors == [] and extract.ignored == 2
+    assert [record.uai for record in extract.records] == ["0350122T"]
+    assert extract.closed == {
+        "0350739N": ClosedRow(2, "school", "0350739N", "035", "14"),
+        "0350744U": ClosedRow(3, "circonscription", "0350744U", "035", "14"),
+    }
 
 
 def test_list_without_type_nor_nature_is_a_list_of_schools(tmp_path: Path) -> None:
