@@ -16,6 +16,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, delete
 
+from roadmap.bulk import apply_bulk
 from roadmap.documents import MissingFacts, document_facts
 from roadmap.errors import RoadmapError
 from roadmap.service import OPERATOR, Roadmap
@@ -142,11 +143,16 @@ def test_a_school_past_setup_fills_its_facts_after_the_upgrade_then_gets_the_ful
         roadmap.check(SCHOOL, "school_year", "2028", DIRECTOR)
     with pytest.raises(TransitionRefused):
         roadmap.check(SCHOOL, "configured", "non", DIRECTOR)  # the other setup items stay closed
+    # The bulk work (a CPD's new school year for many schools) goes through the same service.
+    report = apply_bulk(roadmap, [SCHOOL], roadmap.viewer(CPD), item="school_year", value="2028-2029")
+    assert report.done == 1, report.outcomes
+    assert {line.key: line.line.value for line in school_detail(roadmap, SCHOOL).living}["setup.school_year"] == (
+        "2028-2029")
     shown = json.loads(ok(capsys, "school", "show", SCHOOL, "--json"))
     assert [(entry["step"], entry["line"]["id"]) for entry in shown["living"]] == [
         ("setup", "ent_address"), ("setup", "school_year")]
     text = ok(capsys, "school", "show", SCHOOL)
-    assert "Toujours modifiable (étapes passées)" in text and "2027-2028" in text
+    assert "Toujours modifiable (étapes passées)" in text and "2028-2029" in text
 
 
 def test_the_message_says_when_each_fact_can_be_filled(settings: Settings, tmp_path: Path) -> None:
