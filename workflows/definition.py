@@ -570,9 +570,10 @@ def build_definition(
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
         definition = _build_base(b, document, definition_id, label, applies_to)
-    definition = replace(
-        definition, guard_params=_guard_params(b, document, definition), upgrade=_upgrade(b, document, definition)
-    )
+    # A variant follows its base's states and version: without an [upgrade] of its own, its base's applies.
+    inherited = base is not None and "upgrade" not in document
+    upgrade = definition.upgrade if inherited else _upgrade(b, document, definition)
+    definition = replace(definition, guard_params=_guard_params(b, document, definition), upgrade=upgrade)
     _check_item_references(b, definition)
     _check_graph(b, definition)
     return definition
