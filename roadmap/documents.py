@@ -4,11 +4,11 @@ guardians, and the text read at the conseil d'école. Jinja2 → HTML → PDF (W
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
@@ -23,6 +23,8 @@ from workflows.definition import Definition, ItemRef
 if TYPE_CHECKING:
     from roadmap.service import Roadmap
     from workflows import Actor
+    from workflows.engine import WorkflowEngine
+    from workflows.models import WorkflowInstance
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "documents"
 BLANK = "……………………………………"  # a fact missing from a draft: filled in by hand
@@ -105,21 +107,46 @@ class MissingFacts(RoadmapError):
         )
 
 
-def _where_item(definition: Definition, ref: ItemRef) -> str:
+FACTS_BLOCK = "Informations pour les documents des familles"  # the school page's block of the living facts
+# Where a fact's item stands for the school now: on its current step, a living fact of a step left (editable at
+# any time), a step not reached yet (or waiting), or closed (a step left for good, a roadmap ended).
+Reach = Literal["current", "living", "later", "closed"]
+
+
+def item_reach(engine: WorkflowEngine, instance: WorkflowInstance, values: Mapping[tuple[str, str], Any],
+               ref: ItemRef) -> Reach:
+    definition = engine.definition(instance.definition_id)
+    found = engine.editable_item(instance, values, ref[1])
+    if found is not None and found[0].id == ref[0]:
+        return "living" if ref[0] in definition.steps_left(instance.state, instance.held_from) else "current"
+    if ref[0] in definition.steps_left(instance.state, instance.held_from) or definition.states[instance.state].final:
+        return "closed"
+    return "later"
+
+
+def _where_item(definition: Definition, ref: ItemRef, uai: str, reach: Reach) -> str:
     step = definition.step(ref[0])
     item = definition.item_spec(ref)
     step_label = step.label if step else ref[0]
-    return f"étape « {step_label} », élément « {item.label} » ({ref[0]}.{ref[1]})"
+    where = f"étape « {step_label} », élément « {item.label} » ({ref[0]}.{ref[1]})"
+    command = f"« roadmap school check {uai} {ref[1]} VALEUR --by VOTRE_ADRESSE »"
+    return where + {
+        "current": f" : à renseigner dès maintenant dans la liste de l'étape (page de l'école) ou avec {command}",
+        "living": f" : modifiable à tout moment, page de l'école (« {FACTS_BLOCK} ») ou avec {command}",
+        "later": " : à renseigner quand l'école sera sur cette étape (et non en attente)",
+        "closed": " : plus modifiable dans l'état actuel du parcours",
+    }[reach]
 
 
-def collect_facts(session: Session, definition: Definition, school: School, values: dict[tuple[str, str], Any],
-                  catalogue: dict[str, EntInfo]) -> DocumentFacts:
+def collect_facts(session: Session, definition: Definition, school: School, values: Mapping[tuple[str, str], Any],
+                  catalogue: dict[str, EntInfo], reach: Callable[[ItemRef], Reach] | None = None) -> DocumentFacts:
+    """The documents' facts for one school; `reach` says where each item stands (by default: still to come)."""
     missing: list[MissingFact] = []
     if GUARD in definition.guard_params:
         items = FactItems.of(definition)
         ent = str(values.get(items.ent) or "")
         raw_address, raw_year = str(values.get(items.address) or ""), str(values.get(items.year) or "")
-        where = {fact: _where_item(definition, ref) for fact, ref in
+        where = {fact: _where_item(definition, ref, school.uai, reach(ref) if reach else "later") for fact, ref in
                  (("product", items.ent), ("address", items.address), ("year", items.year))}
     else:  # a definition that does not say where the facts are: each is missing, and the definition says why
         ent = raw_address = raw_year = ""
@@ -177,7 +204,9 @@ def document_facts(roadmap: Roadmap, uai: str, viewer: Actor) -> DocumentFacts:
             raise NotFound("École", uai)
         instance = roadmap.instance(session, uai)
         definition = roadmap.engine.definition(instance.definition_id)
-        return collect_facts(session, definition, school, roadmap.engine.values(session, instance), catalogue)
+        values = roadmap.engine.values(session, instance)
+        return collect_facts(session, definition, school, values, catalogue,
+                             lambda ref: item_reach(roadmap.engine, instance, values, ref))
 
 
 @cache

@@ -14,6 +14,7 @@ from sqlmodel import col
 from notifications.models import PENDING, OutboxMessage
 from roadmap.board import _applies, _next_due_day, _watching
 from roadmap.documents import DOCUMENTS, DocumentKind, MissingFact, document_facts
+from roadmap.family_facts import GUARD, FactItems
 from roadmap.forms import RECORDERS, ReturnedFormsView
 from roadmap.links import batch_only
 from roadmap.reminders import _place as school_place
@@ -65,6 +66,10 @@ class SchoolPage:
     missing_facts: tuple[MissingFact, ...] = ()  # while any is missing, only drafts can be downloaded
     returned_forms: ReturnedFormsView | None = None
     may_record_forms: bool = False
+    # Items of steps already left that stay editable (detail.living): those the viewer may change, and those that
+    # are the family documents' facts (shown with the documents; any other living item with the checklist).
+    living_editable: tuple[str, ...] = ()  # "step.item"
+    living_facts: tuple[str, ...] = ()
 
 
 def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
@@ -114,5 +119,10 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
     facts = document_facts(roadmap, detail.uai, viewer)
     returned = roadmap.returned_forms(detail.uai, viewer)
     may_record = viewer.role in RECORDERS  # and the school is in their scope: they see it
+    living_editable = tuple(living.key for living in detail.living
+                            if viewer.role == ADMIN or viewer.role in living.roles)
+    fact_refs = FactItems.of(definition) if GUARD in definition.guard_params else None
+    living_facts = tuple(f"{step}.{item}" for step, item in
+                         ((fact_refs.ent, fact_refs.address, fact_refs.year) if fact_refs else ()))
     return SchoolPage(detail, actions, editable, track, pending, next_reminder, DOCUMENTS, facts.missing, returned,
-                      may_record)
+                      may_record, living_editable, living_facts)

@@ -35,6 +35,7 @@ from roadmap.service import NATIONAL, OPERATOR, Roadmap, in_scope, people_in_sco
 from roadmap.signin import SIGN_IN_KIND
 from roadmap.uai import normalize_uai
 from workflows import Actor
+from workflows.checklist import ChecklistItem
 from workflows.definition import Definition
 from workflows.models import RefusedAttempt, WorkflowInstance
 
@@ -235,6 +236,22 @@ class OwedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class LivingLine:
+    """An item of a step already left that stays editable (`editable_after`): a living fact, such as the school
+    year of the documents for families."""
+
+    step: str
+    step_label: str
+    roles: list[str]  # who may change it: the step's roles (and the administration)
+    line: ChecklistLine
+
+    @property
+    def key(self) -> str:
+        """"step.item", as the definition names it."""
+        return f"{self.step}.{self.line.id}"
+
+
+@dataclass(frozen=True, slots=True)
 class CirconscriptionRef:
     uai: str
     name: str
@@ -283,6 +300,7 @@ class SchoolDetail:
     event_labels: dict[str, str]  # French label of every event named in allowed_events and blockers
     blockers: dict[str, list[str]]  # event -> what the data still misses for it
     owed: list[OwedItem]  # deferred by a step already left (e.g. a late council): still to be filed
+    living: list[LivingLine]  # items of steps already left that may still be changed (editable_after)
 
 
 def _history_summary(definition: Definition, event_label: str, source: str | None, target: str,
@@ -326,13 +344,9 @@ def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> Schoo
     step = definition.step_of(instance.state) or (
         definition.step_of(instance.held_from) if instance.held_from else None
     )
-    checklist = []
-    for item in step.checklist if step else ():
-        value = ctx.values.get((step.id, item.id)) if step else None
-        checklist.append(
-            ChecklistLine(item.id, item.label, item.type, item.required, list(item.choices), value,
-                          item.display(value), item.is_done(value))
-        )
+    checklist = [_line(item, ctx.values.get((step.id, item.id))) for item in step.checklist] if step else []
+    living = [LivingLine(s.id, s.label, list(s.roles), _line(item, ctx.values.get((s.id, item.id))))
+              for s, item in engine.living_items(instance)]
     step_id = roadmap.step_id(instance)
     position = next((i for i, s in enumerate(definition.steps) if s.id == (step.id if step else "")), None)
     lines = []
@@ -371,7 +385,13 @@ def school_detail(roadmap: Roadmap, uai: str, viewer: Actor = OPERATOR) -> Schoo
         event_labels={event: engine.event_label(definition, event) for event in [*allowed, *blockers]},
         blockers=blockers,
         owed=[OwedItem(s.id, s.label, item.id, item.label) for s, item in owed],
+        living=living,
     )
+
+
+def _line(item: ChecklistItem, value: Any) -> ChecklistLine:
+    return ChecklistLine(item.id, item.label, item.type, item.required, list(item.choices), value,
+                         item.display(value), item.is_done(value))
 
 
 def _territory(
@@ -637,6 +657,7 @@ class ItemView:
     type: str
     required: bool
     choices: list[str]
+    editable_after: bool  # still changed once its step is left (a living fact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,7 +719,8 @@ def definition_view(roadmap: Roadmap, definition_id: str) -> DefinitionView:
         applies_to={k: list(v) for k, v in definition.applies_to.items()},
         steps=[
             StepView(s.id, s.label, list(s.roles), s.optional,
-                     [ItemView(i.id, i.label, i.type, i.required, list(i.choices)) for i in s.checklist])
+                     [ItemView(i.id, i.label, i.type, i.required, list(i.choices), i.editable_after)
+                      for i in s.checklist])
             for s in definition.steps
         ],
         states=[StateView(s.id, s.label, s.step, s.final, s.hold) for s in definition.states.values()],

@@ -60,6 +60,8 @@ class ChecklistItem:
     not_before: str = ""
     # Id of an item of the same step whose value lets this required item be filed later (it stays owed).
     deferrable_with: str = ""
+    # A living fact: still changed (by the step's roles) once the step is left, its state untouched.
+    editable_after: bool = False
 
     def coerce(self, raw: object, today: date | None = None) -> Any:
         """Turn user input (text from a form or the CLI, or a native value) into the JSON value stored;

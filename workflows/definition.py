@@ -46,6 +46,7 @@ ITEM_KEYS = frozenset(
         "max_years_ahead",
         "not_before",
         "deferrable_with",
+        "editable_after",
     }
 )
 WAITING_KEYS = frozenset({"id", "label", "waiting_for"})
@@ -175,6 +176,26 @@ class Definition:
     @property
     def final_states(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.states.values() if s.final)
+
+    def completes(self, final_state: str) -> bool:
+        """A final state entered from the last step by a transition of its own (completion), not one reachable
+        from anywhere ("*": abandon)."""
+        last = self.steps[-1].id
+        return any(
+            dest == final_state and self.states[source].step == last and transition.source != ANY_STATE
+            for transition, source, dest in self.edges()
+        )
+
+    def steps_left(self, state: str, held_from: str | None = None) -> tuple[str, ...]:
+        """The steps an instance in `state` has left behind: those before its current step (the step it was on
+        when it entered a hold); every step once it completed; none in a final state reached otherwise."""
+        spec = self.states.get(held_from or state)
+        order = tuple(step.id for step in self.steps)
+        if spec is None:
+            return ()
+        if spec.step is not None:
+            return order[: order.index(spec.step)]
+        return order if spec.final and held_from is None and self.completes(spec.id) else ()
 
     def sources_of(self, transition: TransitionSpec) -> tuple[str, ...]:
         """Concrete source states of a transition ("*" expands to every non-final state but its target)."""
@@ -488,6 +509,7 @@ class _Builder:
             max_years_ahead=years["max_years_ahead"],
             not_before=not_before,
             deferrable_with=deferrable_with,
+            editable_after=self.flag(table, "editable_after", where),
         )
 
     def checklist(self, entries: Any, where: str, existing: Iterable[ChecklistItem] = ()) -> tuple[ChecklistItem, ...]:
@@ -548,9 +570,10 @@ def build_definition(
         definition = _extend(b, base, document, definition_id, label, applies_to)
     else:
         definition = _build_base(b, document, definition_id, label, applies_to)
-    definition = replace(
-        definition, guard_params=_guard_params(b, document, definition), upgrade=_upgrade(b, document, definition)
-    )
+    # A variant follows its base's states and version: without an [upgrade] of its own, its base's applies.
+    inherited = base is not None and "upgrade" not in document
+    upgrade = definition.upgrade if inherited else _upgrade(b, document, definition)
+    definition = replace(definition, guard_params=_guard_params(b, document, definition), upgrade=upgrade)
     _check_item_references(b, definition)
     _check_graph(b, definition)
     return definition

@@ -486,16 +486,27 @@ class WorkflowEngine:
                     owed.append((step, item))
         return owed
 
+    def living_items(self, instance: WorkflowInstance) -> list[tuple[StepSpec, ChecklistItem]]:
+        """Items declared `editable_after` of the steps the instance has left: living facts, still changed by the
+        step's roles whatever the current step (also once completed, not once ended otherwise, e.g. abandoned)."""
+        definition = self.definition(instance.definition_id)
+        left = definition.steps_left(instance.state, instance.held_from)
+        return [(step, item) for step in definition.steps if step.id in left
+                for item in step.checklist if item.editable_after]
+
     def editable_item(
         self, instance: WorkflowInstance, values: Mapping[tuple[str, str], Any], item_id: str
     ) -> tuple[StepSpec, ChecklistItem] | None:
         """The item `item_id` may be changed now: one of the current step's (on the step itself, not while it
-        waits or is held), or one still owed by a step already left."""
+        waits or is held), one still owed by a step already left, or a living fact of a step already left."""
         definition = self.definition(instance.definition_id)
         step = definition.step_of(instance.state)
         if step is not None and instance.state == step.id and (item := step.item(item_id)) is not None:
             return step, item
-        return next(((s, i) for s, i in self.owed_items(instance, values) if i.id == item_id), None)
+        return next(
+            ((s, i) for s, i in [*self.owed_items(instance, values), *self.living_items(instance)] if i.id == item_id),
+            None,
+        )
 
     def set_item(
         self,

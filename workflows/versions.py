@@ -26,6 +26,9 @@ from workflows.models import HistoryEntry, InstalledDefinition, WorkflowInstance
 
 UPGRADE_EVENT = "upgrade"  # history rows written when an instance moves to a new definition version
 Status = Literal["new", "unchanged", "upgrade", "refused"]
+# Item keys added to the format after definitions were installed, with their default: an item that leaves one at
+# its default has the fingerprint it had before the key existed (installed definitions stay identical).
+ITEM_KEYS_ADDED: dict[str, Any] = {"editable_after": False}
 
 
 def fingerprint(definition: Definition) -> str:
@@ -33,6 +36,11 @@ def fingerprint(definition: Definition) -> str:
     content = dataclasses.asdict(definition)
     for key in ("source", "upgrade"):
         content.pop(key, None)
+    for step in content["steps"]:  # keys added to the format since, left at their default, change nothing
+        for item in step["checklist"]:
+            for key, default in ITEM_KEYS_ADDED.items():
+                if item.get(key) == default:
+                    del item[key]
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -211,22 +219,8 @@ def _items_added_to_passed_steps(
 
 def _passed(definition: Definition, instance: WorkflowInstance, order: Sequence[str], index: int) -> bool:
     """Whether the instance is past the step at `index` (a final state after steps counts as past them all)."""
-    state = _mapped(definition, instance.held_from or instance.state)
-    spec = definition.states.get(state)
-    if spec is None:
-        return False
-    if spec.step is None:
-        return spec.final and instance.held_from is None and _reached_by_steps(definition, state)
-    return order.index(spec.step) > index
-
-
-def _reached_by_steps(definition: Definition, final_state: str) -> bool:
-    """A final state entered from the last step (completion), not one reachable from anywhere (abandon)."""
-    last = definition.steps[-1].id
-    return any(
-        dest == final_state and definition.states[source].step == last and transition.source != "*"
-        for transition, source, dest in definition.edges()
-    )
+    held_from = _mapped(definition, instance.held_from) if instance.held_from else None
+    return order[index] in definition.steps_left(_mapped(definition, instance.state), held_from)
 
 
 def install(

@@ -48,7 +48,8 @@ def definition_show(
         out.print(f"\n{number}. {step.label} {step.id}{optional} — " + ", ".join(ROLE_LABELS[r] for r in step.roles))
         for item in step.checklist:
             extra = f" : {' | '.join(item.choices)}" if item.choices else ""
-            out.print(f"   {'•' if item.required else '◦'} {item.label} ({item.id}, {item.type}){extra}")
+            living = " — modifiable après l'étape" if item.editable_after else ""
+            out.print(f"   {'•' if item.required else '◦'} {item.label} ({item.id}, {item.type}){extra}{living}")
         for transition in definition.transitions:
             if transition.source == step.id or transition.source.startswith(step.id + "."):
                 who = ", ".join(ROLE_LABELS[r] for r in transition.roles)

@@ -28,7 +28,7 @@ from roadmap.french import french_datetime
 from roadmap.roles import ROLE_LABELS
 
 if TYPE_CHECKING:
-    from roadmap.views import SchoolDetail
+    from roadmap.views import ChecklistLine, SchoolDetail
 
 
 @school_app.command("list")
@@ -86,8 +86,7 @@ def _print_detail(d: SchoolDetail) -> None:
     if d.checklist:
         table = Table("", "Élément", "Valeur", title="Liste de contrôle", title_justify="left")
         for entry in d.checklist:
-            mark = Text("✔", "green") if entry.done else (Text("✘", "red") if entry.required else Text("·"))
-            table.add_row(mark, f"{entry.label} ({entry.id})", entry.value_text)
+            table.add_row(_mark(entry), f"{entry.label} ({entry.id})", entry.value_text)
         out.print(table)
     actions = ", ".join(f"{d.event_labels[e]} ({e})" for e in d.allowed_events) or "aucune"
     out.print(f"Actions possibles maintenant : {actions}")
@@ -99,10 +98,21 @@ def _print_detail(d: SchoolDetail) -> None:
         out.print("Encore dû (différé à une étape précédente, à déposer dès que possible) :")
         for owed in d.owed:
             out.print(f"  - {owed.label} ({owed.id}, étape {owed.step_label})")
+    if d.living:
+        table = Table("", "Élément", "Valeur", title="Toujours modifiable (étapes passées)", title_justify="left")
+        for living in d.living:
+            entry = living.line
+            table.add_row(_mark(entry), f"{entry.label} ({entry.id}, étape {living.step_label})", entry.value_text)
+        out.print(table)
+        out.print(f"  → roadmap school check {d.uai} ÉLÉMENT VALEUR --by VOTRE_ADRESSE")
     out.print(Text("Historique", style="bold"))
     for h in d.history:
         who = f"{h.actor} ({ROLE_LABELS.get(h.role, h.role)})"
         out.print(f"  {french_datetime(h.at)} · {who} · {h.summary}" + (f" — « {h.note} »" if h.note else ""))
+
+
+def _mark(entry: ChecklistLine) -> Text:
+    return Text("✔", "green") if entry.done else (Text("✘", "red") if entry.required else Text("·"))
 
 
 @school_app.command("check")
@@ -119,7 +129,8 @@ def school_check(
     clear: Annotated[bool, typer.Option("--clear", help="Effacer la valeur.")] = False,
     expect_version: VersionOption = None,
 ) -> None:
-    """Renseigner un élément de la liste de contrôle de l'étape en cours."""
+    """Renseigner un élément de la liste de l'étape en cours, un élément encore dû, ou une information toujours
+    modifiable d'une étape passée (adresse de l'ENT, année scolaire)."""
     require_by(by)
     roadmap = service()
     upload = None

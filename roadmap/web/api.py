@@ -97,7 +97,9 @@ class ItemRequest(BaseModel):
     expected_version: int | None = None
 
 
-@router.post("/schools/{uai}/checklist/{item}", summary="Renseigner un élément de la liste (hors documents)")
+@router.post("/schools/{uai}/checklist/{item}",
+             summary="Renseigner un élément de la liste (hors documents) ; aussi une information toujours modifiable "
+             "d'une étape passée")
 def check(request: Request, uai: str, item: str, body: ItemRequest) -> Response:
     actor = checked_write(request)
     roadmap = web_of(request).roadmap

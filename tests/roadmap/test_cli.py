@@ -634,7 +634,7 @@ def test_definition_show_text_mermaid_json(cli_env: Settings, capsys: pytest.Cap
     assert document["id"] == "national"
     assert [step["id"] for step in document["steps"]] == STEP_IDS
     assert {t["event"] for t in document["transitions"]} >= {"advance", "approve", "skip", "suspend"}
-    assert document["version"] == 2
+    assert document["version"] == 3
     assert document["guards"]["account_row_valid"] == {"council_item": "school_council.council_date",
                                                        "ent_item": "definition.ent"}
 

@@ -1,5 +1,6 @@
 """The school page's "Documents pour les familles" and "Formulaires rendus": PDF downloads scoped like the page,
-drafts while facts are missing, counts recorded through a CSRF-protected form and summed on the dashboard."""
+drafts while facts are missing, the facts still editable once setup is left ("Informations pour les documents des
+familles"), counts recorded through a CSRF-protected form and summed on the dashboard."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ from html import unescape
 
 from pypdf import PdfReader
 
+from roadmap.service import Roadmap
 from roadmap.settings import Settings
-from tests.web.client import BAULON, CARDROC, CPD, DIRECTOR, DIRECTOR_CARDROC, csrf_of, demo_roadmap, signed_in_client
+from roadmap.views import school_detail
+from tests.web.client import (
+    BAULON,
+    CARDROC,
+    CPD,
+    DANE,
+    DIRECTOR,
+    DIRECTOR_CARDROC,
+    csrf_of,
+    demo_roadmap,
+    signed_in_client,
+)
 
 LETTER = "lettre-information-familles.pdf"
 
@@ -67,3 +80,61 @@ def test_the_api_reads_and_records_the_same_counts(settings: Settings) -> None:
     shown = director.get(f"/api/schools/{BAULON}/forms").json()
     assert (shown["activation_codes"], shown["authorisations"], shown["updated_by"]) == (25, 0, DIRECTOR)
     assert director.get(f"/api/schools/{CARDROC}/forms").status_code == 404
+
+
+IRODOUER = "0350294E"  # demo: in setup, its accounts created
+DIRECTOR_IRODOUER = "lea.chauvel@ac-rennes.fr"
+
+
+def past_setup(roadmap: Roadmap) -> None:
+    """The demo's school in setup fills the step and leaves it (the school year is already there)."""
+    for item, value in (("configured", "oui"), ("delivery_date", "10/11/2026"), ("accepted_by_collectivite", "oui"),
+                        ("ent_address", "https://ent.irodouer.fr/")):
+        roadmap.check(IRODOUER, item, value, DIRECTOR_IRODOUER)
+    assert roadmap.fire(IRODOUER, "advance", DIRECTOR_IRODOUER).target == "gdpr_information"
+
+
+def test_the_school_page_offers_the_family_facts_after_setup_and_records_them(settings: Settings) -> None:
+    roadmap = demo_roadmap(settings)
+    client = signed_in_client(roadmap, DIRECTOR_IRODOUER)
+    assert "Informations pour les documents des familles" not in client.get(f"/ecoles/{IRODOUER}").text  # at setup
+    past_setup(roadmap)
+    page = unescape(client.get(f"/ecoles/{IRODOUER}").text)
+    block = page[page.index("Informations pour les documents des familles"):page.index("Formulaires rendus")]
+    assert "https://ent.irodouer.fr/" in block and "(étape « Paramétrage et livraison »)" in block
+    for item in ("ent_address", "school_year"):
+        assert f'action="/ecoles/{IRODOUER}/liste/{item}"' in block
+    assert 'action="/ecoles/' + IRODOUER + '/liste/configured"' not in page  # the step's other items: closed
+
+    done = client.post(f"/ecoles/{IRODOUER}/liste/school_year", data={"csrf": csrf_of(page), "valeur": "2027-2028"})
+    assert done.status_code == 303 and done.headers["location"] == f"/ecoles/{IRODOUER}#element-school_year"
+    detail = school_detail(roadmap, IRODOUER)
+    assert detail.state == "gdpr_information"
+    assert {line.key: line.line.value for line in detail.living}["setup.school_year"] == "2027-2028"
+    assert "2027-2028" in unescape(client.get(f"/ecoles/{IRODOUER}").text)
+    bad = client.post(f"/ecoles/{IRODOUER}/liste/school_year", data={"csrf": csrf_of(page), "valeur": "2027"})
+    assert bad.status_code in (400, 422) and "deux années qui se suivent" in unescape(bad.text)
+    assert client.post(f"/ecoles/{IRODOUER}/liste/school_year", data={"valeur": "2028-2029"}).status_code == 403
+
+    # The DANE sees the facts but does not fill step setup: no form, and a post is refused.
+    dane = signed_in_client(roadmap, DANE)
+    seen = unescape(dane.get(f"/ecoles/{IRODOUER}").text)
+    assert "Informations pour les documents des familles" in seen and "2027-2028" in seen
+    assert f'action="/ecoles/{IRODOUER}/liste/school_year"' not in seen
+    refused = dane.post(f"/ecoles/{IRODOUER}/liste/school_year", data={"csrf": csrf_of(seen), "valeur": "2028-2029"})
+    assert refused.status_code == 409 and "ne permet pas de remplir cette étape" in unescape(refused.text)
+
+
+def test_the_api_sets_a_family_fact_after_setup(settings: Settings) -> None:
+    from tests.web.test_api import csrf_header
+
+    roadmap = demo_roadmap(settings)
+    past_setup(roadmap)
+    director = signed_in_client(roadmap, DIRECTOR_IRODOUER)
+    done = director.post(f"/api/schools/{IRODOUER}/checklist/school_year", json={"value": "2028-2029"},
+                         headers=csrf_header(director))
+    assert done.status_code == 200
+    body = done.json()
+    assert {entry["step"] + "." + entry["line"]["id"]: entry["line"]["value"]
+            for entry in body["detail"]["living"]}["setup.school_year"] == "2028-2029"
+    assert "setup.school_year" in body["living_editable"] and body["detail"]["state"] == "gdpr_information"

@@ -227,3 +227,40 @@ def test_the_upgrade_table_is_validated() -> None:
 def test_upgrade_rows_have_a_french_label_in_the_history(db: Engine) -> None:
     engine = WorkflowEngine(db, {"flow": definition(FLOW)}, GuardRegistry())
     assert engine.event_label(definition(FLOW), "upgrade") == "Passage à une nouvelle version de la définition"
+
+
+VARIANT = '''\
+id = "flow_x"
+extends = "flow"
+label = "Circuit, variante"
+'''
+
+
+def test_a_variant_without_an_upgrade_table_follows_its_base_s(db: Engine) -> None:
+    """The base's version 2 exempts passed instances from its new required item: so does the variant's version 2
+    (it follows its base's version, states and items), unless the variant says otherwise."""
+    def both(text: str, variant: str = VARIANT) -> dict[str, Definition]:
+        base = definition(text)
+        return {"flow": base, "flow_x": build_definition(tomllib.loads(variant), guards=["checklist_complete"],
+                                                          roles=ROLES, base=base)}
+
+    with Session(db) as session, session.begin():
+        install(session, both(FLOW), actor="system", role="admin", now=NOW)
+    engine = WorkflowEngine(db, both(FLOW), GuardRegistry())
+    with engine.session() as session, session.begin():
+        engine.start(session, "flow_x", "X-1", CLERK)
+    engine.fire("X-1", "go", CLERK)  # past "first", which gains a required item in version 2
+
+    exempt = NEW_ITEM + '\n[upgrade]\npassed_items = "exempt"\n'
+    assert both(exempt)["flow_x"].upgrade.passed_items == "exempt"
+    own = both(exempt, VARIANT + "\n[upgrade]\nstates = {}\n")
+    assert own["flow_x"].upgrade.passed_items == ""  # a variant's own [upgrade] replaces its base's
+    with Session(db) as session:
+        _, variant_change = plan(session, own)
+    assert "gagne des éléments obligatoires" in variant_change.problems[0].message
+    with Session(db) as session, session.begin():
+        changes = install(session, both(exempt), actor="system", role="admin", now=NOW)
+    assert [(c.definition_id, c.status) for c in changes] == [("flow", "upgrade"), ("flow_x", "upgrade")]
+    with Session(db) as session:
+        row = session.exec(select(WorkflowInstance).where(WorkflowInstance.subject == "X-1")).one()
+    assert (row.state, row.definition_version) == ("second", 2)
