@@ -40,6 +40,12 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "Écoles du département utilisant cet ENT",
     "Enregistrée par",
 )
+REGISTER_SHEET = "Registre des traitements"
+
+
+def register_filename(departement: str, suffix: str) -> str:
+    """The name a downloaded register gets ("registre-traitements-035.xlsx")."""
+    return f"registre-traitements-{departement}{suffix}"
 
 
 # ------------------------------------------------------------------------------------ processing records
@@ -80,7 +86,9 @@ def ent_usage(session: Session, departement: str, ent_item: ItemRef) -> Counter[
     return Counter(str(value) for value in session.exec(query).all() if value)
 
 
-def register_row(record: ProcessingRecord, schools: int) -> dict[str, str]:
+def register_row(record: ProcessingRecord, schools: int, recorded_by: str | None = None) -> dict[str, str]:
+    """One line of the register; `recorded_by`: who recorded it as displays show them (a pseudonym once they
+    were anonymised)."""
     return {
         "Département": record.departement_code,
         "Éditeur": record.publisher,
@@ -89,7 +97,7 @@ def register_row(record: ProcessingRecord, schools: int) -> dict[str, str]:
         "Reçue le": f"{record.received_on:%d/%m/%Y}",
         "Envoyée à la DSDEN le": f"{record.sent_to_dsden_on:%d/%m/%Y}" if record.sent_to_dsden_on else "",
         "Écoles du département utilisant cet ENT": str(schools),
-        "Enregistrée par": record.recorded_by,
+        "Enregistrée par": recorded_by or record.recorded_by,
     }
 
 

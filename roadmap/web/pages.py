@@ -139,6 +139,8 @@ def home(request: Request) -> Response:
         return RedirectResponse(f"/ecoles/{actor.scope}", status_code=303)
     if actor.role == "ien":
         return RedirectResponse("/a-faire", status_code=303)
+    if actor.role == "dpo":  # the DPO reads the register (and council minutes from the schools' pages)
+        return RedirectResponse("/registre", status_code=303)
     return RedirectResponse("/tableau-de-bord", status_code=303)
 
 
