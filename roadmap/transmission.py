@@ -161,6 +161,16 @@ def _cells(row: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((column, row.get(column, "")) for column in COLUMNS)
 
 
+def _row_check(uai: str, ready: Sequence[Mapping[str, str]] | None, report: Sequence[NotReady]) -> tuple[str, ...]:
+    """What is wrong now with a draft's row (empty: checked); nothing to check once sent (`ready` is None)."""
+    if ready is None or any(row.get("RNE") == uai for row in ready):
+        return ()
+    found = next((r for r in report if r.uai == uai), None)
+    if found is None:
+        return ("l'école n'est plus à l'étape « Transmission » : recomposez le tableau.",)
+    return (f"l'école n'est plus prête ({found.state_label}) :", *found.reasons)
+
+
 def _label(batch: TransmissionBatch) -> str:
     return f"tableau n° {batch.number} du département {batch.departement_code} (id {batch.id})"
 
@@ -264,7 +274,10 @@ class Transmissions:
             report.append(NotReady(school.uai, school.name, instance.state, label, tuple(reasons)))
         return ready, report
 
-    def _view(self, session: Session, batch: TransmissionBatch, not_ready: Sequence[NotReady] = ()) -> BatchView:
+    def _view(self, session: Session, batch: TransmissionBatch, not_ready: Sequence[NotReady] = (),
+              ready: Sequence[Mapping[str, str]] | None = None) -> BatchView:
+        """`ready`: for a draft, the rows ready now (`_candidates`); each of the draft's rows is checked against
+        them, and a row no longer ready carries the reasons (what sending it would refuse)."""
         assert batch.id is not None
         members = session.exec(
             select(TransmissionBatchSchool)
@@ -294,7 +307,8 @@ class Transmissions:
             filename=batch.filename,
             sha256=batch.sha256,
             size=len(batch.content or b""),
-            rows=tuple(BatchRow(member.uai, _cells(member.row)) for member in members),
+            rows=tuple(BatchRow(member.uai, _cells(member.row), _row_check(member.uai, ready, not_ready))
+                       for member in members),
             not_ready=tuple(not_ready),
         )
 
@@ -328,9 +342,10 @@ class Transmissions:
                 raise NotFound("Tableau", str(batch_id), hint="vérifiez le numéro ; seuls les tableaux de votre "
                                "périmètre sont visibles (« roadmap transmission list »).")
             report: list[NotReady] = []
+            ready: list[dict[str, str]] | None = None
             if batch.status == DRAFT:
-                _ready, report = self._candidates(session, batch.departement_code, keep=batch.id)
-            return self._view(session, batch, report)
+                ready, report = self._candidates(session, batch.departement_code, keep=batch.id)
+            return self._view(session, batch, report, ready)
 
     def file(self, batch_id: int, viewer: Actor, suffix: str) -> tuple[str, bytes | list[dict[str, str]]]:
         """The table of a batch: the stored XLSX as sent (or built from the draft's rows), or its rows for CSV."""
@@ -392,7 +407,7 @@ class Transmissions:
             audit.record(session, actor, "transmission.compose", _label(draft),
                          {"schools": [row["RNE"] for row in ready], "not_ready": [r.uai for r in report]})
             session.flush()
-            return self._view(session, draft, report)
+            return self._view(session, draft, report, ready)
 
     # ------------------------------------------------------------------------------------ send
 

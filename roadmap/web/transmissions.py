@@ -69,4 +69,5 @@ async def batch_action(request: Request, batch_id: int, action: str) -> Response
         from roadmap.errors import NotFound
 
         raise NotFound("Action", action, hint="actions : envoi, validation, renvoi.")
+    web_of(request).wake()  # the table's email goes out now, not at the dispatcher's next tick
     return RedirectResponse(f"/transmissions/{batch_id}?fait={action}", status_code=303)

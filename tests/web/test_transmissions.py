@@ -83,3 +83,25 @@ def test_the_dane_returns_then_validates_a_first_table_from_the_page(settings: S
     refused = dane.post(f"/transmissions/{second.id}/validation", data={"csrf": csrf_of(page.text)})
     assert refused.status_code == 403 and "déjà validé par la DANE" in refused.text
     assert signed_in_client(roadmap, walk.DIRECTOR).get(f"/transmissions/{second.id}").status_code == 403
+
+
+def test_a_draft_shows_each_rows_check_and_a_school_sent_back_since(settings: Settings) -> None:
+    roadmap = demo_roadmap(settings)
+    cpd = signed_in_client(roadmap, CPD)
+    listing = cpd.get("/transmissions")
+    draft = cpd.post("/transmissions", data={"csrf": csrf_of(listing.text), "departement": "035"})
+    page = cpd.get(draft.headers["location"]).text
+    assert "Chaque ligne a été vérifiée" in page and page.count("✓ vérifiée") == 1  # Baulon, the only one ready
+    row = page.split(f'id="ligne-{BAULON}"', 1)[1].split("</tr>", 1)[0]
+    assert "✓ vérifiée" in row
+
+    # The CPD sends Baulon's row back after composing: the draft says so on its row, and how to fix it.
+    roadmap.fire(BAULON, "request_changes", CPD, note="Téléphone de l'école à vérifier.")
+    page = cpd.get(draft.headers["location"]).text
+    row = page.split(f'id="ligne-{BAULON}"', 1)[1].split("</tr>", 1)[0]
+    assert "à corriger" in row and "n&#39;est plus prête (Transmission du tableau" in row and "✓ vérifiée" not in row
+    assert "1 ligne(s) ne sont plus valides" in page and "Recomposer le tableau" in page
+    refused = cpd.post(draft.headers["location"] + "/envoi", data={"csrf": csrf_of(page)})
+    assert refused.status_code == 400 and BAULON in refused.text and "recomposez" in refused.text
+    sent = cpd.get("/transmissions/2").text  # a table already sent: its rows went as they were
+    assert "envoyée" in sent and "à corriger" not in sent and "✓ vérifiée" not in sent
