@@ -19,6 +19,7 @@ from roadmap.links import batch_only
 from roadmap.reminders import _place as school_place
 from roadmap.reminders import calendar_of, first_tables_validated
 from roadmap.service import Roadmap
+from roadmap.transmission import TABLE_READERS, BatchLine
 from roadmap.views import SchoolDetail, school_detail
 from workflows import Actor
 from workflows.definition import ANY_STATE
@@ -65,6 +66,8 @@ class SchoolPage:
     missing_facts: tuple[MissingFact, ...] = ()  # while any is missing, only drafts can be downloaded
     returned_forms: ReturnedFormsView | None = None
     may_record_forms: bool = False
+    tables: tuple[BatchLine, ...] = ()  # the account tables the school travelled in
+    may_open_tables: bool = False  # the viewer's role reads /transmissions/<id>
 
 
 def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
@@ -114,5 +117,6 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
     facts = document_facts(roadmap, detail.uai, viewer)
     returned = roadmap.returned_forms(detail.uai, viewer)
     may_record = viewer.role in RECORDERS  # and the school is in their scope: they see it
+    tables = tuple(roadmap.transmissions.of_school(detail.uai))
     return SchoolPage(detail, actions, editable, track, pending, next_reminder, DOCUMENTS, facts.missing, returned,
-                      may_record)
+                      may_record, tables, viewer.role in TABLE_READERS)

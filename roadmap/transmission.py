@@ -59,6 +59,7 @@ STATUS_LABELS = {
 }
 ROUTE_LABELS = {"dane": "DANE (premier tableau du département)", "dsi": "DSI, DANE en copie"}
 KIND_LABELS = {"convention": "convention DASEN–éditeur", "dsi_agreement": "accord DSI–éditeur"}
+TABLE_READERS = ("cpd", "dane", "admin")  # who reads the tables (each within their scope: `visible_batches`)
 MANUAL_ROUTE = "ENT sans création automatique : voie manuelle (l'école transmet sa liste à l'éditeur)."
 
 
@@ -313,6 +314,15 @@ class Transmissions:
         )
 
     def batches(self, viewer: Actor, departement: str | None = None) -> list[BatchLine]:
+        return self._lines(visible_batches(viewer), departement)
+
+    def of_school(self, uai: str) -> list[BatchLine]:
+        """The tables a school travelled in (a returned one too), oldest first. The caller has checked that the
+        viewer sees the school (its page)."""
+        return self._lines(col(TransmissionBatch.id).in_(
+            select(TransmissionBatchSchool.batch_id).where(TransmissionBatchSchool.uai == uai)))
+
+    def _lines(self, condition: ColumnElement[bool], departement: str | None = None) -> list[BatchLine]:
         counts = (
             select(TransmissionBatchSchool.batch_id, func.count().label("schools"))
             .group_by(col(TransmissionBatchSchool.batch_id))
@@ -321,7 +331,7 @@ class Transmissions:
         query = (
             select(TransmissionBatch, counts.c.schools)
             .outerjoin(counts, counts.c.batch_id == col(TransmissionBatch.id))
-            .where(visible_batches(viewer))
+            .where(condition)
             .order_by(col(TransmissionBatch.departement_code), col(TransmissionBatch.number))
         )
         if departement:

@@ -165,11 +165,10 @@ def create_app(roadmap: Roadmap, *, base_url: str | None = None, sink: bool = Fa
     app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    from roadmap.web import api, pages, register, transmissions  # the routes need the helpers above
+    from roadmap.web import api, pages, transmissions  # the routes need the helpers above
 
     app.include_router(pages.router)
     app.include_router(transmissions.router)
-    app.include_router(register.router)
     app.include_router(api.router)
     _error_handlers(app)
     return app

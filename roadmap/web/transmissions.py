@@ -7,11 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from roadmap.transmission import TABLE_READERS
 from roadmap.web.app import render, signed_in, web_of
 from roadmap.web.pages import checked_form, require_role, text
 
 router = APIRouter(include_in_schema=False)
-ROLES = ("cpd", "dane", "admin")
+ROLES = TABLE_READERS
 
 
 @router.get("/transmissions")

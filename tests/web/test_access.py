@@ -135,7 +135,7 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
                                                      Check("GET", lambda r: "/registre/035.csv", REGISTER)],
     ("POST", "/registre"): [  # no file joined: the keepers get the French 422 page, nothing is written
         Check("POST", lambda r: "/registre", every(403, anon=303, cpd=422, dane=422, admin=422),
-              {"departement": "035", "ent": "Beneylu School"})],
+              {"departement": "035", "ent_choisi": "Beneylu School"})],
     ("GET", "/boite-locale"): [Check("GET", lambda r: "/boite-locale", every(404))],  # no sink: no page
     ("GET", "/boite-locale/{message_id}"): [Check("GET", lambda r: "/boite-locale/1", every(404))],
     ("GET", "/static"): [Check("GET", lambda r: "/static/app.css", every(200))],

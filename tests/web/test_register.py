@@ -30,7 +30,7 @@ def _records(roadmap: Roadmap) -> list[ProcessingRecord]:
 
 def _post(client: object, token: str, files: dict[str, tuple[str, bytes, str]] | None = None,
           **fields: str) -> object:
-    data = {"csrf": token, "departement": "035", "ent": BENEYLU, **fields}
+    data = {"csrf": token, "departement": "035", "ent_choisi": BENEYLU, **fields}
     chosen = {"fiche": ("fiche-beneylu.pdf", PDF, "application/pdf")} if files is None else files
     return client.post("/registre", data=data, files=chosen)  # type: ignore[attr-defined]
 
@@ -85,13 +85,13 @@ def test_bad_input_is_refused_in_french_and_nothing_is_written(settings: Setting
     cpd = signed_in_client(roadmap, CPD)
     token = csrf_of(cpd.get("/registre").text)
     cases = [
-        ({"ent": "Moodle"}, None, 422, "ENT inconnu"),
+        ({"ent_choisi": "Moodle"}, None, 422, "ENT inconnu"),
         ({"recue_le": "31/02/2026"}, None, 422, "Reçue le"),
         ({"recue_le": "01/01/2099"}, None, 422, "date future"),
         ({"envoyee_le": "demain"}, None, 422, "jj/mm/aaaa"),
         ({}, {"fiche": ("fiche.exe", b"MZ\x90\x00", "application/octet-stream")}, 422, "type de fichier"),
         ({}, {}, 422, "aucun fichier joint"),
-        ({"ent": ""}, None, 422, "ENT est obligatoire"),
+        ({"ent_choisi": ""}, None, 422, "ENT est obligatoire"),
         ({"departement": "999"}, None, 404, "999"),
         ({"departement": "022"}, None, 404, "022"),  # not in the demo's directory
     ]
@@ -99,7 +99,7 @@ def test_bad_input_is_refused_in_french_and_nothing_is_written(settings: Setting
         response = _post(cpd, token, files, **fields)
         assert response.status_code == status, (fields, response.text)  # type: ignore[attr-defined]
         assert message in response.text and "<h1>" in response.text, fields  # type: ignore[attr-defined]
-    expired = cpd.post("/registre", data={"csrf": "faux", "departement": "035", "ent": BENEYLU},
+    expired = cpd.post("/registre", data={"csrf": "faux", "departement": "035", "ent_choisi": BENEYLU},
                        files={"fiche": ("f.pdf", PDF, "application/pdf")})
     assert expired.status_code == 403 and "formulaire a expiré" in expired.text
     assert [(r.ent_name, r.file_sha256) for r in _records(roadmap)] == before
