@@ -277,7 +277,9 @@ def test_main_pages_are_french_labelled_keyboard_usable_and_error_free(
               (f"/ecoles/{CARDROC}", [], "ecole"),
               ("/courriels", ["m-statut"], "courriels"),
               ("/groupe", ["g-circo", "g-etape"], "saisie-groupee"),
-              ("/annuaire", [], "annuaire")],
+              ("/annuaire", [], "annuaire"),
+              ("/transmissions", ["t-departement"], "transmissions"),
+              ("/registre", ["f-ent", "f-fiche", "f-recue"], "registre")],
         IEN_STGREGOIRE: [("/a-faire", [], "a-faire")],
         DIRECTOR: [(f"/ecoles/{BAULON}", [], "ecole-directrice-transmission")],
     }
