@@ -179,10 +179,28 @@ def _save_xlsx(rows: Sequence[Mapping[str, str]], handle: IO[bytes], columns: Se
     workbook.save(handle)
 
 
+def _save_csv(rows: Sequence[Mapping[str, str]], handle: IO[str], columns: Sequence[str]) -> None:
+    writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows(_cells(rows, columns))
+
+
 def xlsx_bytes(rows: Sequence[Mapping[str, str]]) -> bytes:
     """The table as an .xlsx file in memory (what a batch stores and attaches to its email)."""
+    return table_bytes(rows, ".xlsx")
+
+
+def table_bytes(rows: Sequence[Mapping[str, str]], suffix: str, columns: Sequence[str] = COLUMNS,
+                sheet_name: str = SHEET) -> bytes:
+    """The same file `write_table` writes, in memory (a web download): `suffix` is ".xlsx" or ".csv"."""
     buffer = io.BytesIO()
-    _save_xlsx(rows, buffer)
+    if suffix.lower() == ".xlsx":
+        _save_xlsx(rows, buffer, columns, sheet_name)
+        return buffer.getvalue()
+    text = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="", write_through=True)
+    _save_csv(rows, text, columns)
+    text.flush()
+    text.detach()  # the buffer stays open for reading
     return buffer.getvalue()
 
 
@@ -196,9 +214,7 @@ def write_table(rows: Sequence[Mapping[str, str]], path: Path, columns: Sequence
             _save_xlsx(rows, handle, columns, sheet_name)
         return
     with atomic_text(path, encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
-        writer.writerow(columns)
-        writer.writerows(_cells(rows, columns))
+        _save_csv(rows, handle, columns)
 
 
 def libreoffice_csv_filter(columns: int) -> str:

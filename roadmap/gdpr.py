@@ -59,6 +59,12 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "Écoles du département utilisant cet ENT",
     "Enregistrée par",
 )
+REGISTER_SHEET = "Registre des traitements"
+
+
+def register_filename(departement: str, suffix: str) -> str:
+    """The name a downloaded register gets ("registre-traitements-035.xlsx")."""
+    return f"registre-traitements-{departement}{suffix}"
 
 
 # ------------------------------------------------------------------------------------ processing records

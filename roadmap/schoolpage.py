@@ -20,6 +20,7 @@ from roadmap.links import batch_only
 from roadmap.reminders import _place as school_place
 from roadmap.reminders import calendar_of, first_tables_validated
 from roadmap.service import Roadmap
+from roadmap.transmission import TABLE_READERS, BatchLine
 from roadmap.views import SchoolDetail, school_detail
 from workflows import Actor
 from workflows.definition import ANY_STATE
@@ -70,6 +71,8 @@ class SchoolPage:
     # are the family documents' facts (shown with the documents; any other living item with the checklist).
     living_editable: tuple[str, ...] = ()  # "step.item"
     living_facts: tuple[str, ...] = ()
+    tables: tuple[BatchLine, ...] = ()  # the account tables the school travelled in
+    may_open_tables: bool = False  # the viewer's role reads /transmissions/<id>
 
 
 def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
@@ -124,5 +127,6 @@ def school_page(roadmap: Roadmap, uai: str, viewer: Actor) -> SchoolPage:
     fact_refs = FactItems.of(definition) if GUARD in definition.guard_params else None
     living_facts = tuple(f"{step}.{item}" for step, item in
                          ((fact_refs.ent, fact_refs.address, fact_refs.year) if fact_refs else ()))
+    tables = tuple(roadmap.transmissions.of_school(detail.uai))
     return SchoolPage(detail, actions, editable, track, pending, next_reminder, DOCUMENTS, facts.missing, returned,
-                      may_record, living_editable, living_facts)
+                      may_record, living_editable, living_facts, tables, viewer.role in TABLE_READERS)

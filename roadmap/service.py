@@ -727,19 +727,29 @@ class Roadmap:
         ref = definition.item_ref("processing_record_held", "ent_item")
         return definition.item_spec(ref), ref
 
+    def _record_keeper(self, departement: str, by: str, ent: str = "") -> tuple[Departement, Actor]:
+        place = self._departement(departement)
+        target = f"{place.code} {ent}".strip()
+        manager = self.manager(by, attempted="gdpr.record", target=target)
+        with self.session() as session:
+            reasons = departement_reasons(session, manager, place.code, write=True)
+        if reasons:
+            self.refuse_administration(manager, "gdpr.record", target, reasons)
+        return place, manager
+
+    def may_keep_register(self, departement: str, *, by: str) -> str:
+        """The département's code when `by` may record its processing records (refused, and traced, otherwise):
+        an interface asks before reading a whole form."""
+        return self._record_keeper(departement, by)[0].code
+
     def add_processing_record(
         self, departement: str, ent: str, upload: Upload, *, by: str, publisher: str | None = None,
         received: date | None = None, sent_to_dsden: date | None = None,
     ) -> ProcessingRecord:
         """Record (or replace) a publisher's processing record for one ENT in one département: admin, the
         département's CPD or the académie's DANE. Audited; the file goes to the file store."""
-        place = self._departement(departement)
-        manager = self.manager(by, attempted="gdpr.record", target=f"{place.code} {ent}")
+        place, manager = self._record_keeper(departement, by, ent)
         item, _ = self.ent_item(place)
-        with self.session() as session:
-            reasons = departement_reasons(session, manager, place.code, write=True)
-        if reasons:
-            self.refuse_administration(manager, "gdpr.record", f"{place.code} {ent}", reasons)
         name = ent.strip()
         if name not in item.choices:
             raise InvalidValue("ENT", ent, "ENT inconnu de la feuille de route de ce département.",

@@ -59,6 +59,7 @@ STATUS_LABELS = {
 }
 ROUTE_LABELS = {"dane": "DANE (premier tableau du département)", "dsi": "DSI, DANE en copie"}
 KIND_LABELS = {"convention": "convention DASEN–éditeur", "dsi_agreement": "accord DSI–éditeur"}
+TABLE_READERS = ("cpd", "dane", "admin")  # who reads the tables (each within their scope: `visible_batches`)
 MANUAL_ROUTE = "ENT sans création automatique : voie manuelle (l'école transmet sa liste à l'éditeur)."
 
 
@@ -159,6 +160,16 @@ def _academie(session: Session, departement: str) -> str:
 
 def _cells(row: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((column, row.get(column, "")) for column in COLUMNS)
+
+
+def _row_check(uai: str, ready: Sequence[Mapping[str, str]] | None, report: Sequence[NotReady]) -> tuple[str, ...]:
+    """What is wrong now with a draft's row (empty: checked); nothing to check once sent (`ready` is None)."""
+    if ready is None or any(row.get("RNE") == uai for row in ready):
+        return ()
+    found = next((r for r in report if r.uai == uai), None)
+    if found is None:
+        return ("l'école n'est plus à l'étape « Transmission » : recomposez le tableau.",)
+    return (f"l'école n'est plus prête ({found.state_label}) :", *found.reasons)
 
 
 def _label(batch: TransmissionBatch) -> str:
@@ -264,7 +275,10 @@ class Transmissions:
             report.append(NotReady(school.uai, school.name, instance.state, label, tuple(reasons)))
         return ready, report
 
-    def _view(self, session: Session, batch: TransmissionBatch, not_ready: Sequence[NotReady] = ()) -> BatchView:
+    def _view(self, session: Session, batch: TransmissionBatch, not_ready: Sequence[NotReady] = (),
+              ready: Sequence[Mapping[str, str]] | None = None) -> BatchView:
+        """`ready`: for a draft, the rows ready now (`_candidates`); each of the draft's rows is checked against
+        them, and a row no longer ready carries the reasons (what sending it would refuse)."""
         assert batch.id is not None
         members = session.exec(
             select(TransmissionBatchSchool)
@@ -294,11 +308,21 @@ class Transmissions:
             filename=batch.filename,
             sha256=batch.sha256,
             size=len(batch.content or b""),
-            rows=tuple(BatchRow(member.uai, _cells(member.row)) for member in members),
+            rows=tuple(BatchRow(member.uai, _cells(member.row), _row_check(member.uai, ready, not_ready))
+                       for member in members),
             not_ready=tuple(not_ready),
         )
 
     def batches(self, viewer: Actor, departement: str | None = None) -> list[BatchLine]:
+        return self._lines(visible_batches(viewer), departement)
+
+    def of_school(self, uai: str) -> list[BatchLine]:
+        """The tables a school travelled in (a returned one too), oldest first. The caller has checked that the
+        viewer sees the school (its page)."""
+        return self._lines(col(TransmissionBatch.id).in_(
+            select(TransmissionBatchSchool.batch_id).where(TransmissionBatchSchool.uai == uai)))
+
+    def _lines(self, condition: ColumnElement[bool], departement: str | None = None) -> list[BatchLine]:
         counts = (
             select(TransmissionBatchSchool.batch_id, func.count().label("schools"))
             .group_by(col(TransmissionBatchSchool.batch_id))
@@ -307,7 +331,7 @@ class Transmissions:
         query = (
             select(TransmissionBatch, counts.c.schools)
             .outerjoin(counts, counts.c.batch_id == col(TransmissionBatch.id))
-            .where(visible_batches(viewer))
+            .where(condition)
             .order_by(col(TransmissionBatch.departement_code), col(TransmissionBatch.number))
         )
         if departement:
@@ -328,9 +352,10 @@ class Transmissions:
                 raise NotFound("Tableau", str(batch_id), hint="vérifiez le numéro ; seuls les tableaux de votre "
                                "périmètre sont visibles (« roadmap transmission list »).")
             report: list[NotReady] = []
+            ready: list[dict[str, str]] | None = None
             if batch.status == DRAFT:
-                _ready, report = self._candidates(session, batch.departement_code, keep=batch.id)
-            return self._view(session, batch, report)
+                ready, report = self._candidates(session, batch.departement_code, keep=batch.id)
+            return self._view(session, batch, report, ready)
 
     def file(self, batch_id: int, viewer: Actor, suffix: str) -> tuple[str, bytes | list[dict[str, str]]]:
         """The table of a batch: the stored XLSX as sent (or built from the draft's rows), or its rows for CSV."""
@@ -392,7 +417,7 @@ class Transmissions:
             audit.record(session, actor, "transmission.compose", _label(draft),
                          {"schools": [row["RNE"] for row in ready], "not_ready": [r.uai for r in report]})
             session.flush()
-            return self._view(session, draft, report)
+            return self._view(session, draft, report, ready)
 
     # ------------------------------------------------------------------------------------ send
 

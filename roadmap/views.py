@@ -632,6 +632,35 @@ def processing_record_lines(
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterPage:
+    """The register of processing records as a reader sees it: the départements of their scope, the records of
+    the one shown, the ENTs a record may be given for there, and whether this reader may record one."""
+
+    departements: tuple[tuple[str, str], ...]  # (code, name) readable by the viewer
+    departement: str | None  # the one shown (None: the viewer's scope holds none)
+    lines: tuple[ProcessingRecordLine, ...]
+    ents: tuple[str, ...]
+    may_record: bool
+
+
+def register_page(roadmap: Roadmap, viewer: Actor, departement: str | None = None) -> RegisterPage:
+    """Refused (AdministrationRefused) to a role that may not read registers, or for a département outside the
+    viewer's scope; an unknown département is NotFound."""
+    from roadmap.permissions import departement_reasons
+
+    codes = roadmap.register_departements(viewer)
+    shown = roadmap.register_departements(viewer, departement)[0] if departement else (codes[0] if codes else None)
+    with roadmap.session() as session:
+        names = dict(session.exec(select(Departement.code, Departement.name)
+                                  .where(col(Departement.code).in_(codes))).all()) if codes else {}
+        place = session.get(Departement, shown) if shown else None
+        may_record = place is not None and not departement_reasons(session, viewer, place.code, write=True)
+    ents = tuple(roadmap.ent_item(place)[0].choices) if place is not None else ()
+    lines = tuple(processing_record_lines(roadmap, viewer, shown)) if shown else ()
+    return RegisterPage(tuple((code, names.get(code, "")) for code in codes), shown, lines, ents, may_record)
+
+
+@dataclass(frozen=True, slots=True)
 class DepartureLine:
     pseudonym: str
     email: str | None

@@ -93,12 +93,12 @@ def register(
 ) -> None:
     """Écrire le registre des traitements d'un département (une ligne par fiche d'éditeur), pour le DASEN."""
     from roadmap.account_table import write_table
-    from roadmap.gdpr import REGISTER_COLUMNS
+    from roadmap.gdpr import REGISTER_COLUMNS, REGISTER_SHEET
 
     require_by(by)
     _output(output, (".xlsx", ".csv"))
     rows = service().register_rows(departement, by=by)
-    write_table(rows, output, REGISTER_COLUMNS, "Registre des traitements")
+    write_table(rows, output, REGISTER_COLUMNS, REGISTER_SHEET)
     out.print(f"{output} : {len(rows)} traitement(s).")
 
 

@@ -46,7 +46,7 @@ class Web:
     templates: Jinja2Templates
     sink: bool  # mail goes to the local sink, which the app shows (the embedded default)
     https: bool
-    wake: Callable[[], None]  # ask the in-process dispatcher to run now (sign-in links); no-op without one
+    wake: Callable[[], None]  # ask the in-process dispatcher to run now (sign-in links, tables); no-op without one
 
 
 class SignInRequired(Exception):

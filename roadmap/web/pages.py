@@ -1,9 +1,10 @@
 """The HTML pages (French): sign-in, dashboard, school, to-do, emailed actions, bulk work, mail log, directory,
-local mail sink. Every page reads a typed view for the signed-in person and renders it; every form carries a CSRF
-token; every change goes through the service."""
+local mail sink, the GDPR register. Every page reads a typed view for the signed-in person and renders it; every
+form carries a CSRF token; every change goes through the service."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -11,17 +12,28 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from roadmap.account_table import XLSX_TYPE, table_bytes
 from roadmap.board import SORTS, BoardFilters, board_lines, board_view
 from roadmap.bulk import MAX_SCHOOLS, apply_bulk, bulk_items
 from roadmap.documents import document_kind
 from roadmap.errors import InvalidValue, NotFound
 from roadmap.files import MAX_FILE_BYTES, Upload
 from roadmap.forms import COUNTS
+from roadmap.gdpr import REGISTER_COLUMNS, REGISTER_SHEET, register_filename
 from roadmap.inbox import inbox_view
 from roadmap.links import action_link_view
+from roadmap.permissions import REGISTER_READERS
 from roadmap.roles import ROLE_LABELS
 from roadmap.schoolpage import school_page
-from roadmap.views import mail_detail, mail_lines, people_lines, returned_forms_totals, sink_detail, sink_lines
+from roadmap.views import (
+    mail_detail,
+    mail_lines,
+    people_lines,
+    register_page,
+    returned_forms_totals,
+    sink_detail,
+    sink_lines,
+)
 from roadmap.web import charts, exports
 from roadmap.web.app import (
     SESSION_COOKIE,
@@ -35,6 +47,7 @@ from roadmap.web.app import (
 )
 from roadmap.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_valid, new_csrf_cookie
 from workflows import Actor
+from workflows.checklist import parse_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -139,6 +152,8 @@ def home(request: Request) -> Response:
         return RedirectResponse(f"/ecoles/{actor.scope}", status_code=303)
     if actor.role == "ien":
         return RedirectResponse("/a-faire", status_code=303)
+    if actor.role == "dpo":  # the DPO reads the register (and council minutes from the schools' pages)
+        return RedirectResponse("/registre", status_code=303)
     return RedirectResponse("/tableau-de-bord", status_code=303)
 
 
@@ -394,6 +409,78 @@ def sink_one(request: Request, message_id: int) -> Response:
     if not web_of(request).sink:
         raise NotFound("Page", "boîte locale", hint="les courriels partent par le serveur SMTP configuré.")
     return render(request, "sink_one.html", {"m": sink_detail(web_of(request).roadmap, message_id)})
+
+
+# ------------------------------------------------------------------------------------------------ GDPR register
+# « Registre des traitements »: the publishers' processing records of the viewer's départements (CPD, DANE, DPO,
+# administration), the register downloaded as the CLI writes it (XLSX or CSV, audited by the service), the form
+# recording a processing record (the roles the service lets keep the register).
+
+REGISTER_FORMATS = {"xlsx": XLSX_TYPE, "csv": "text/csv; charset=utf-8"}
+
+
+@router.get("/registre")
+def register_page_route(request: Request, departement: str = "") -> Response:
+    actor = signed_in(request)
+    require_role(actor, *REGISTER_READERS)
+    page = register_page(web_of(request).roadmap, actor, departement or None)
+    return render(request, "register.html", {"page": page, "fait": request.query_params.get("fait", "")})
+
+
+@router.get("/registre/{departement}.{extension}")
+def register_file(request: Request, departement: str, extension: str) -> Response:
+    """The register of one département, the very file `roadmap gdpr register -o …` writes."""
+    actor = signed_in(request)
+    require_role(actor, *REGISTER_READERS)
+    if extension not in REGISTER_FORMATS:
+        raise NotFound("Format", extension, hint="le registre se télécharge en .xlsx ou en .csv.")
+    roadmap = web_of(request).roadmap
+    code = roadmap.register_departements(actor, departement)[0]  # normalised, and refused outside the scope
+    rows = roadmap.register_rows(code, by=actor.id)  # the reading audited there
+    content = table_bytes(rows, f".{extension}", REGISTER_COLUMNS, REGISTER_SHEET)
+    name = register_filename(code, f".{extension}")
+    return Response(content, media_type=REGISTER_FORMATS[extension],
+                    headers={"content-disposition": f'attachment; filename="{quote(name)}"'})
+
+
+def _form_date(form: FormData, field: str, label: str) -> date | None:
+    raw = text(form, field)
+    if not raw:
+        return None
+    try:
+        return parse_date(raw)
+    except ValueError as error:
+        raise InvalidValue(label, raw, f"{error}.", hint="écrivez la date sous la forme jj/mm/aaaa, ex. 18/11/2026.") \
+            from None
+
+
+@router.post("/registre")
+async def register_record(request: Request) -> Response:
+    """Record (or replace) a publisher's processing record: everything is checked before anything is written."""
+    actor = signed_in(request)
+    require_role(actor, *REGISTER_READERS)
+    form = await checked_form(request)
+    departement, ent = text(form, "departement"), text(form, "ent_choisi")
+    if not departement:
+        raise InvalidValue("Département", "", "le département est obligatoire.", hint="choisissez-le dans la liste.")
+    roadmap = web_of(request).roadmap
+    departement = roadmap.may_keep_register(departement, by=actor.id)  # refused before the form is read further
+    if not ent:
+        raise InvalidValue("ENT", "", "l'ENT est obligatoire.",
+                           hint="choisissez l'ENT dont l'éditeur a fourni la fiche.")
+    received = _form_date(form, "recue_le", "Reçue le")
+    sent = _form_date(form, "envoyee_le", "Envoyée à la DSDEN le")
+    upload = form.get("fiche")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidValue("Fiche de traitement", "", "aucun fichier joint.",
+                           hint="joignez la fiche fournie par l'éditeur (PDF de préférence).")
+    data = await upload.read()
+    content = Upload(upload.filename, checked_upload(upload.filename, data))
+    saved = roadmap.add_processing_record(
+        departement, ent, content, by=actor.id, publisher=text(form, "editeur") or None, received=received,
+        sent_to_dsden=sent,
+    )
+    return RedirectResponse(f"/registre?departement={quote(saved.departement_code)}&fait=fiche", status_code=303)
 
 
 @router.get("/sante", include_in_schema=False)

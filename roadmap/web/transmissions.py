@@ -7,11 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from roadmap.transmission import TABLE_READERS
 from roadmap.web.app import render, signed_in, web_of
 from roadmap.web.pages import checked_form, require_role, text
 
 router = APIRouter(include_in_schema=False)
-ROLES = ("cpd", "dane", "admin")
+ROLES = TABLE_READERS
 
 
 @router.get("/transmissions")
@@ -69,4 +70,5 @@ async def batch_action(request: Request, batch_id: int, action: str) -> Response
         from roadmap.errors import NotFound
 
         raise NotFound("Action", action, hint="actions : envoi, validation, renvoi.")
+    web_of(request).wake()  # the table's email goes out now, not at the dispatcher's next tick
     return RedirectResponse(f"/transmissions/{batch_id}?fait={action}", status_code=303)

@@ -157,6 +157,18 @@ def test_register_rows_count_the_schools_using_each_ent_and_read_back(settings: 
     assert read[0] == list(REGISTER_COLUMNS) and read[1][1] == "'=HYPERLINK()" and read[2][0] == "035"
 
 
+def test_the_register_shows_an_anonymised_recorder_under_their_pseudonym(settings: Settings, tmp_path: Path) -> None:
+    roadmap = setup_roadmap(settings, tmp_path)
+    roadmap.add_processing_record("035", ONE, RECORD, by=CPD_35)
+    assert roadmap.register_rows("035", by=ADMIN_EMAIL)[0]["Enregistrée par"] == CPD_35  # within the delay
+    roadmap.remove_person(CPD_35, by=ADMIN_EMAIL)
+    later = make_roadmap(settings, now=FIXED_NOW + timedelta(days=366), admin=False)
+    later.purge(by=ADMIN_EMAIL)
+    pseudonym = pseudonym_of(actor_key(CPD_35))
+    assert later.register_rows("035", by=ADMIN_EMAIL)[0]["Enregistrée par"] == pseudonym
+    assert [line.recorded_by for line in processing_record_lines(later)] == [pseudonym]
+
+
 def gdpr_ready(settings: Settings, tmp_path: Path) -> Roadmap:
     """0350122T at the GDPR step (Ille-et-Vilaine), its checklist complete."""
     roadmap = make_roadmap(settings)

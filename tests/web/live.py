@@ -56,9 +56,16 @@ def address_of(listener: socket.socket) -> str:
 def serve_demo(settings: Settings, listener: socket.socket) -> Iterator[LiveApp]:
     """The demo served on `listener` as `roadmap serve` runs it; every emailed link (ROADMAP_BASE_URL, which the
     caller sets to `address_of(listener)`) leads to it. Stopped (server, dispatcher) on exit."""
+    with serve(demo_roadmap(replace(settings, base_url=address_of(listener))), listener) as app:
+        yield app
+
+
+@contextmanager
+def serve(roadmap: Roadmap, listener: socket.socket) -> Iterator[LiveApp]:
+    """`roadmap` (whose settings' base_url is `address_of(listener)`) served on `listener` as `roadmap serve` runs
+    it. Stopped (server, dispatcher) on exit."""
     base_url = address_of(listener)
     port = listener.getsockname()[1]
-    roadmap = demo_roadmap(replace(settings, base_url=base_url))
     served = build(roadmap, host="127.0.0.1", port=port, worker=True)
     assert served.where.startswith("boîte locale"), f"mail must go to the local sink, not {served.where}"
     assert served.base_url == base_url, f"sign-in links lead to {served.base_url}, other links to {base_url}"

@@ -84,6 +84,7 @@ SCHOOL_API = every(200, anon=401, dir2=404, ien2=404)
 BOARD_PAGE = every(200, anon=303, dir=403, dir2=403, dpo=403)  # the DPO reads minutes and the register only
 BOARD_API = every(200, anon=401, dir=403, dir2=403, dpo=403)
 TABLES = every(403, anon=303, cpd=200, dane=200, admin=200)
+REGISTER = every(403, anon=303, cpd=200, dane=200, dpo=200, admin=200)  # the GDPR register and its downloads
 
 ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/"): [Check("GET", lambda r: "/", every(303))],
@@ -129,6 +130,12 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/transmissions/{batch_id}/fichier"): [Check("GET", lambda r: "/transmissions/2/fichier", TABLES)],
     ("POST", "/transmissions/{batch_id}/{action}"): [  # table 2 went to the DSI: nothing for the DANE to validate
         Check("POST", lambda r: "/transmissions/2/validation", every(403, anon=303), {})],
+    ("GET", "/registre"): [Check("GET", lambda r: "/registre", REGISTER)],
+    ("GET", "/registre/{departement}.{extension}"): [Check("GET", lambda r: "/registre/035.xlsx", REGISTER),
+                                                     Check("GET", lambda r: "/registre/035.csv", REGISTER)],
+    ("POST", "/registre"): [  # no file joined: the keepers get the French 422 page, nothing is written
+        Check("POST", lambda r: "/registre", every(403, anon=303, cpd=422, dane=422, admin=422),
+              {"departement": "035", "ent_choisi": "Beneylu School"})],
     ("GET", "/boite-locale"): [Check("GET", lambda r: "/boite-locale", every(404))],  # no sink: no page
     ("GET", "/boite-locale/{message_id}"): [Check("GET", lambda r: "/boite-locale/1", every(404))],
     ("GET", "/static"): [Check("GET", lambda r: "/static/app.css", every(200))],

@@ -1,6 +1,7 @@
 """The web application in a real browser (Chromium of the distribution, Playwright): signing in through the
 emailed link, an IEN deciding from an email, a director completing a step, the CPD's dashboard, accessibility
-basics (no console error or CSP violation, French, labels, keyboard focus) and the phone-size layout.
+basics (no console error or CSP violation, French, labels, keyboard focus), the phone-size layout, and a
+département's first account table from the CPD's composing to the DANE's validation.
 
 The application runs as `roadmap serve` runs it (local mail sink, dispatcher in the same process) on a fresh demo
 database per test; screenshots of the main pages land in test-artifacts/screenshots/."""
@@ -9,12 +10,18 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
 from roadmap.settings import Settings
+from tests.roadmap import walk
+from tests.roadmap.test_transmission import ready
+from tests.roadmap.test_walkthrough import OTHER_DIRECTOR, OTHER_SCHOOL, small_roadmap
 from tests.web.client import ADMIN, BAULON, CARDROC, CPD, DIRECTOR, IEN_STGREGOIRE, REDON_SCHOOL
 from tests.web.live import (
     CHROMIUM,
@@ -32,6 +39,7 @@ from tests.web.live import (
     open_session,
     same_named_controls,
     screenshot,
+    serve,
     serve_demo,
     sign_in_by_email,
     smallest_svg_text,
@@ -57,14 +65,32 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture
-def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApp]:
+def _local_mail(monkeypatch: pytest.MonkeyPatch) -> socket.socket:
+    """A listener for the server; mail goes to the local sink and its links lead to this server."""
     for name in list(os.environ):
         if name.startswith("ROADMAP_SMTP_"):
-            monkeypatch.delenv(name)  # the demo's mail goes to the local sink
+            monkeypatch.delenv(name)
     listener = local_listener()
-    monkeypatch.setenv("ROADMAP_BASE_URL", address_of(listener))  # and its links lead to this server
+    monkeypatch.setenv("ROADMAP_BASE_URL", address_of(listener))
+    return listener
+
+
+@pytest.fixture
+def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApp]:
+    listener = _local_mail(monkeypatch)
     with serve_demo(settings, listener) as app:
+        yield app
+
+
+@pytest.fixture
+def live_first_table(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LiveApp]:
+    """Ille-et-Vilaine before its first table: Baulon's row is ready, Cardroc is at the transmission step with its
+    checklist empty (left out of the table, with the reason)."""
+    listener = _local_mail(monkeypatch)
+    roadmap = small_roadmap(replace(settings, base_url=address_of(listener)), tmp_path)
+    ready(roadmap, tmp_path)
+    walk.walk_to_transmission(roadmap, tmp_path, uai=OTHER_SCHOOL, director=OTHER_DIRECTOR, ien=IEN_STGREGOIRE)
+    with serve(roadmap, listener) as app:
         yield app
 
 
@@ -251,7 +277,9 @@ def test_main_pages_are_french_labelled_keyboard_usable_and_error_free(
               (f"/ecoles/{CARDROC}", [], "ecole"),
               ("/courriels", ["m-statut"], "courriels"),
               ("/groupe", ["g-circo", "g-etape"], "saisie-groupee"),
-              ("/annuaire", [], "annuaire")],
+              ("/annuaire", [], "annuaire"),
+              ("/transmissions", ["t-departement"], "transmissions"),
+              ("/registre", ["f-ent", "f-fiche", "f-recue"], "registre")],
         IEN_STGREGOIRE: [("/a-faire", [], "a-faire")],
         DIRECTOR: [(f"/ecoles/{BAULON}", [], "ecole-directrice-transmission")],
     }
@@ -297,3 +325,77 @@ def test_on_a_phone_the_dashboard_and_school_page_do_not_scroll_sideways(
             assert not tab.problems, "\n".join(tab.problems)
         finally:
             context.close()
+
+
+# ------------------------------------------------------------------------------------------------ g. transmissions
+
+
+def test_the_first_table_goes_from_the_cpds_composing_to_the_danes_validation(
+        browser: Browser, live_first_table: LiveApp, backend: str) -> None:
+    live = live_first_table
+    state = {"dane": "en attente de validation par la DANE", "dsi": "Tableau chez la DSI"}
+    cpd_context, dane_context = new_context(browser, live), new_context(browser, live)
+    try:
+        cpd = Watched(cpd_context.new_page())
+        page = cpd.page
+        page.goto("/transmissions")
+        sign_in_by_email(page, walk.CPD)
+        expect(page).to_have_url(re.compile(r"/transmissions$"))
+        expect(page.locator("tbody").first).to_contain_text("Aucun tableau.")
+        expect(page.get_by_label("Département")).to_have_value("035")  # the CPD's own
+        page.get_by_role("button", name="Composer le tableau").click()
+
+        # The draft: Baulon's row checked, Cardroc left out with what it still lacks, the route the table takes.
+        expect(page).to_have_url(re.compile(r"/transmissions/\d+$"))
+        table_path = page.url.removeprefix(live.base_url)
+        expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Tableau n° 1 du département 035"))
+        expect(page.get_by_role("status")).to_contain_text("Chaque ligne a été vérifiée")
+        rows = page.locator("table.rows tbody tr")
+        expect(rows).to_have_count(1)
+        expect(page.locator(f"#ligne-{walk.SCHOOL} td.check")).to_have_text("✓ vérifiée")
+        expect(page.locator(f"#ligne-{walk.SCHOOL}")).to_contain_text("Baulon")
+        left_out = page.locator("li").filter(has_text=OTHER_SCHOOL).first
+        expect(left_out).to_contain_text("Cardroc")
+        expect(left_out.locator("ul li").first).not_to_be_empty()
+        screenshot(page, "transmission-brouillon", backend)
+        page.get_by_role("button", name="Envoyer le tableau (DANE (premier tableau du département))").click()
+
+        expect(page).to_have_url(re.compile(r"\?fait=envoi$"))
+        expect(page.locator("main")).to_contain_text("État : envoyé")
+        expect(page.locator(f"#ligne-{walk.SCHOOL} td.check")).to_have_text("envoyée")
+        expect(page.get_by_role("link", name="tableau-creation-comptes-035-1.xlsx")).to_be_visible()
+        expect(page.get_by_role("button", name="Valider le tableau")).to_have_count(0)  # the DANE's, not the CPD's
+        page.goto(f"/ecoles/{walk.SCHOOL}")
+        expect(page.locator("p.state")).to_contain_text(state["dane"])
+        page.goto(f"/ecoles/{OTHER_SCHOOL}")
+        expect(page.locator("p.state")).not_to_contain_text(state["dane"])  # left out, left where it was
+        assert not cpd.problems, "\n".join(cpd.problems)
+
+        # The DANE reads the email (the table attached), follows its link, signs in and validates.
+        dane = Watched(dane_context.new_page())
+        page = dane.page
+        open_mail(page, walk.DANE, "Premier tableau de création des comptes du département 035")
+        expect(page.locator("main")).to_contain_text("Pièces jointes")
+        expect(page.locator("main ul li").filter(has_text="tableau-creation-comptes-035-1.xlsx")).to_have_count(1)
+        page.locator(f'pre.mail a[href$="{table_path}"]').click()
+        expect(page).to_have_url(re.compile(r"/connexion\?suite="))
+        sign_in_by_email(page, walk.DANE)
+        expect(page).to_have_url(re.compile(re.escape(table_path) + "$"))
+        screenshot(page, "transmission-dane", backend)
+        page.get_by_role("button", name="Valider le tableau").click()
+
+        expect(page).to_have_url(re.compile(r"\?fait=validation$"))
+        expect(page.locator("main")).to_contain_text("État : validé par la DANE")
+        expect(page.locator("main")).to_contain_text("Décision de la DANE le")
+        expect(page.get_by_role("button", name="Valider le tableau")).to_have_count(0)  # once
+        page.goto(f"/ecoles/{walk.SCHOOL}")
+        expect(page.locator("p.state")).to_contain_text(state["dsi"])
+
+        # The validated table goes on to the DSI, attached, the DANE and the CPD in copy.
+        open_mail(page, "dsi.creation-comptes@ac-rennes.fr", "validé par la DANE")
+        expect(page.locator("dl.meta")).to_contain_text(walk.CPD)
+        expect(page.locator("main ul li").filter(has_text="tableau-creation-comptes-035-1.xlsx")).to_have_count(1)
+        assert not dane.problems, "\n".join(dane.problems)
+    finally:
+        cpd_context.close()
+        dane_context.close()

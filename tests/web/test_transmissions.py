@@ -18,7 +18,7 @@ from roadmap.views import sink_lines
 from tests.roadmap import walk
 from tests.roadmap.test_transmission import ready
 from tests.roadmap.test_walkthrough import small_roadmap, state_of
-from tests.web.client import CPD, DEMO_NOW, client_for, csrf_of, demo_roadmap, signed_in_client
+from tests.web.client import CPD, DEMO_NOW, DIRECTOR, client_for, csrf_of, demo_roadmap, signed_in_client
 
 BAULON = "0350122T"  # ready in the demo, waiting for the CPD's next table
 
@@ -74,6 +74,8 @@ def test_the_dane_returns_then_validates_a_first_table_from_the_page(settings: S
                          data={"csrf": csrf_of(page.text), "note": "Adresse incomplète (numéro de rue)."})
     assert returned.status_code == 303 and state_of(roadmap, walk.SCHOOL) == "transmission"
     assert "Adresse incomplète (numéro de rue)." in dane.get(f"/transmissions/{first.id}").text
+    school = dane.get(f"/ecoles/{walk.SCHOOL}").text.split('id="tableaux"', 1)[1]
+    assert f'href="/transmissions/{first.id}"' in school and "renvoyé par la DANE" in school
     roadmap.fire(walk.SCHOOL, "advance", walk.DIRECTOR)
     second = roadmap.transmissions.compose("035", by=walk.CPD)
     roadmap.transmissions.send(second.id, by=walk.CPD)
@@ -83,3 +85,40 @@ def test_the_dane_returns_then_validates_a_first_table_from_the_page(settings: S
     refused = dane.post(f"/transmissions/{second.id}/validation", data={"csrf": csrf_of(page.text)})
     assert refused.status_code == 403 and "déjà validé par la DANE" in refused.text
     assert signed_in_client(roadmap, walk.DIRECTOR).get(f"/transmissions/{second.id}").status_code == 403
+
+
+def test_a_draft_shows_each_rows_check_and_a_school_sent_back_since(settings: Settings) -> None:
+    roadmap = demo_roadmap(settings)
+    cpd = signed_in_client(roadmap, CPD)
+    listing = cpd.get("/transmissions")
+    draft = cpd.post("/transmissions", data={"csrf": csrf_of(listing.text), "departement": "035"})
+    page = cpd.get(draft.headers["location"]).text
+    assert "Chaque ligne a été vérifiée" in page and page.count("✓ vérifiée") == 1  # Baulon, the only one ready
+    row = page.split(f'id="ligne-{BAULON}"', 1)[1].split("</tr>", 1)[0]
+    assert "✓ vérifiée" in row
+
+    # The CPD sends Baulon's row back after composing: the draft says so on its row, and how to fix it.
+    roadmap.fire(BAULON, "request_changes", CPD, note="Téléphone de l'école à vérifier.")
+    page = cpd.get(draft.headers["location"]).text
+    row = page.split(f'id="ligne-{BAULON}"', 1)[1].split("</tr>", 1)[0]
+    assert "à corriger" in row and "n&#39;est plus prête (Transmission du tableau" in row and "✓ vérifiée" not in row
+    assert "1 ligne(s) ne sont plus valides" in page and "Recomposer le tableau" in page
+    refused = cpd.post(draft.headers["location"] + "/envoi", data={"csrf": csrf_of(page)})
+    assert refused.status_code == 400 and BAULON in refused.text and "recomposez" in refused.text
+    sent = cpd.get("/transmissions/2").text  # a table already sent: its rows went as they were
+    assert "envoyée" in sent and "à corriger" not in sent and "✓ vérifiée" not in sent
+
+
+def test_the_school_page_says_which_tables_the_school_travelled_in(settings: Settings) -> None:
+    roadmap = demo_roadmap(settings)
+    vignoc = signed_in_client(roadmap, CPD).get("/ecoles/0351620W").text  # in the demo's table n° 2, at the DSI
+    section = vignoc.split('id="tableaux"', 1)[1].split("</section>", 1)[0]
+    assert '<a href="/transmissions/2">Tableau n° 2 du département 035</a>' in section and "envoyé" in section
+    assert "/transmissions/1" not in section  # not in the first one
+    cpd = signed_in_client(roadmap, CPD)
+    cpd.post("/transmissions", data={"csrf": csrf_of(cpd.get("/transmissions").text), "departement": "035"})
+    director = signed_in_client(roadmap, DIRECTOR).get(f"/ecoles/{BAULON}").text  # Baulon, in the new draft
+    section = director.split('id="tableaux"', 1)[1].split("</section>", 1)[0]
+    assert "Tableau n° 3 du département 035" in section and "brouillon" in section
+    assert "/transmissions/3" not in section  # the director does not read tables: no link to a 403
+    assert 'id="tableaux"' not in signed_in_client(roadmap, CPD).get("/ecoles/0350165P").text  # Cardroc: none yet
