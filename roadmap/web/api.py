@@ -14,7 +14,7 @@ from roadmap.forms import ReturnedFormsView
 from roadmap.inbox import Inbox
 from roadmap.jsonview import dumps
 from roadmap.schoolpage import SchoolPage, school_page
-from roadmap.views import Dashboard, MailLine, dashboard_view, mail_lines
+from roadmap.views import Dashboard, MailLine, RegisterPage, dashboard_view, mail_lines, register_page
 from roadmap.web.app import Forbidden, signed_in, web_of
 from roadmap.web.pages import _filters, require_role
 from roadmap.web.security import CSRF_COOKIE, CSRF_HEADER, csrf_valid
@@ -62,6 +62,14 @@ def dashboard(request: Request, departement: str | None = None) -> Response:
     actor = signed_in(request)
     require_role(actor, "cpd", "ien", "dane", "admin")
     return json(dashboard_view(web_of(request).roadmap, departement, actor))
+
+
+@router.get("/register", responses={200: {"model": RegisterPage}},
+            summary="Registre des traitements : fiches des éditeurs d'un département (CPD, DANE, DPD, admin)")
+def register(request: Request, departement: str | None = None) -> Response:
+    """The same view as the page /registre: the départements the reader may choose, the records of the one shown
+    (the first by default), the ENTs a record may name, and whether the reader may record one."""
+    return json(register_page(web_of(request).roadmap, signed_in(request), departement))
 
 
 @router.get("/schools/{uai}", responses={200: {"model": SchoolPage}},

@@ -143,6 +143,8 @@ ROUTES: dict[tuple[str, str], list[Check]] = {
     ("GET", "/api/me"): [Check("GET", lambda r: "/api/me", every(200, anon=401), api=True)],
     ("GET", "/api/board"): [Check("GET", lambda r: "/api/board", BOARD_API, api=True)],
     ("GET", "/api/dashboard"): [Check("GET", lambda r: "/api/dashboard", BOARD_API, api=True)],
+    ("GET", "/api/register"): [Check("GET", lambda r: "/api/register?departement=035",
+                                     every(403, anon=401, cpd=200, dane=200, dpo=200, admin=200), api=True)],
     ("GET", "/api/schools/{uai}"): [Check("GET", lambda r: f"/api/schools/{CARDROC}", SCHOOL_API, api=True)],
     ("GET", "/api/inbox"): [Check("GET", lambda r: "/api/inbox", every(200, anon=401), api=True)],
     ("POST", "/api/schools/{uai}/events/{event}"): [

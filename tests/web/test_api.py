@@ -85,7 +85,7 @@ def test_the_openapi_document_lists_every_api_route(settings: Settings) -> None:
     roadmap = demo_roadmap(settings)
     document = client_for(roadmap).get("/api/openapi.json").json()
     paths = set(document["paths"])
-    assert {"/api/me", "/api/board", "/api/dashboard", "/api/schools/{uai}", "/api/inbox",
+    assert {"/api/me", "/api/board", "/api/dashboard", "/api/register", "/api/schools/{uai}", "/api/inbox",
             "/api/schools/{uai}/events/{event}", "/api/schools/{uai}/checklist/{item}", "/api/mail"} <= paths
     assert not any(not path.startswith("/api/") for path in paths)  # the pages are not part of the API
     assert "Board" in document["components"]["schemas"]

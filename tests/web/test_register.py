@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from roadmap.account_table import write_table
+from roadmap.files import Upload
 from roadmap.gdpr import REGISTER_COLUMNS, REGISTER_SHEET
 from roadmap.models import Departement, ProcessingRecord
 from roadmap.service import Roadmap
@@ -133,3 +134,12 @@ def test_readers_see_their_scope_and_only_keepers_get_the_form(settings: Setting
     ien = signed_in_client(roadmap, IEN_STGREGOIRE)
     assert ien.get("/registre").status_code == 403 and 'href="/registre"' not in ien.get("/a-faire").text
     assert all(r.ent_name != BENEYLU for r in _records(roadmap))  # none of the refused forms wrote anything
+    roadmap.add_processing_record("035", ONE, Upload("fiche-one.pdf", PDF), by=ADMIN)
+    # The API renders the same view (once a record is held): the DPO's académie, the records, no form;
+    # the other CPD its own département only.
+    api = dpo.get("/api/register?departement=035").json()
+    assert [code for code, _ in api["departements"]] == ["022", "035"] and api["departement"] == "035"
+    assert api["may_record"] is False and {line["departement"] for line in api["lines"]} == {"035"}
+    assert len(api["lines"]) == len([r for r in _records(roadmap) if r.departement_code == "035"]) > 0
+    assert other.get("/api/register").json()["departements"] == [["022", "Côtes-d'Armor"]]
+    assert other.get("/api/register?departement=035").status_code == 403
