@@ -61,6 +61,8 @@ class ImportReport:
     closed_unknown: int = 0  # closed rows matching nothing held (in that département): nothing to do
     departed: list[Leaving] = field(default_factory=list)  # annuaire mailboxes of closed establishments, removed
     kept_manual: list[Leaving] = field(default_factory=list)  # people registered by hand there, left alone
+    suspended: list[str] = field(default_factory=list)  # closed schools whose roadmap this import suspended
+    resumed: list[str] = field(default_factory=list)  # reopened schools whose roadmap a closure had suspended
 
     @property
     def schools(self) -> int:

@@ -62,7 +62,7 @@ from workflows import (
     load_definitions,
 )
 from workflows.definition import load_definition_file
-from workflows.models import RefusedAttempt, WorkflowInstance, utcnow
+from workflows.models import HistoryEntry, RefusedAttempt, WorkflowInstance, utcnow
 from workflows.versions import VersionChange, install, not_installed, plan
 
 if TYPE_CHECKING:
@@ -164,6 +164,9 @@ def import_reasons(manager: Actor, extract: annuaire.AnnuaireExtract) -> list[st
                 + ", ".join(outside) + "."]
     return []
 SYSTEM_ACTOR = Actor(id="roadmap-init", role="admin", label="installation des définitions")
+SUSPEND, RESUME = "suspend", "resume"  # the events a closure in the annuaire fires, and a reopening
+CLOSURE_NOTE = "établissement fermé dans l'annuaire"
+REOPENING_NOTE = "établissement rouvert dans l'annuaire"
 RETENTION_ACTOR = Actor(id="roadmap-conservation", role="admin", label="règle de conservation (tâche quotidienne)")
 
 
@@ -335,6 +338,7 @@ class Roadmap:
         with self.engine.transaction() as session:
             locks.hold(session, locks.IMPORT, f"import de {path.name}")  # a second import waits for this one
             report = import_extract(session, extract, zones, start, progress, self.engine.clock)
+            self._follow_closures(session, manager, report, extract, path.name)
             audit.record(
                 session,
                 manager,
@@ -352,12 +356,48 @@ class Roadmap:
                     "closed_unknown": report.closed_unknown,
                     "contacts_left": len(report.departed),
                     "kept_manual": len(report.kept_manual),  # addresses only as targets: displays pseudonymise those
+                    "suspended": report.suspended,
+                    "resumed": report.resumed,
                 },
             )
             for gone in report.departed:  # each mailbox that left, under its own address (like people.remove)
                 audit.record(session, manager, "directory.closed", gone.email,
                              {"role": gone.role, "scope": gone.scope, "file": path.name})
             return report
+
+    def _follow_closures(self, session: Session, manager: Actor, report: ImportReport,
+                         extract: annuaire.AnnuaireExtract, file_name: str) -> None:
+        """A school the file marks closed has its roadmap suspended by the importer (no more reminders; the note
+        says why), unless it ended or is suspended already; a school listed open again whose roadmap a closure
+        suspended resumes where it was. Other suspensions are people's decisions: an import never lifts them."""
+        states = [state for d in self.definitions.values() for state in d.states.values()]
+        holds = sorted({state.id for state in states if state.hold})
+        resting = sorted({state.id for state in states if state.hold or state.final})  # nothing to suspend
+        closed = [c.uai for c in report.closed if c.kind == "school"]
+        for instance in self._instances(session, closed, col(WorkflowInstance.state).not_in(resting)):
+            if SUSPEND in self.engine.allowed_events(session, instance):
+                self.engine.fire_in(session, instance.subject, SUSPEND, manager,
+                                    note=f"{CLOSURE_NOTE} (import de {file_name})")
+                report.suspended.append(instance.subject)
+        listed = [record.uai for record in extract.records if record.kind == "school"]
+        held = self._instances(session, listed, col(WorkflowInstance.state).in_(holds))
+        for instance in held:
+            last = session.exec(select(HistoryEntry.note).where(
+                HistoryEntry.instance_id == instance.id, HistoryEntry.target == instance.state,
+            ).order_by(col(HistoryEntry.id).desc()).limit(1)).first()
+            if last and last.startswith(CLOSURE_NOTE) and RESUME in self.engine.allowed_events(session, instance):
+                self.engine.fire_in(session, instance.subject, RESUME, manager,
+                                    note=f"{REOPENING_NOTE} (import de {file_name})")
+                report.resumed.append(instance.subject)
+
+    @staticmethod
+    def _instances(session: Session, subjects: list[str], where: ColumnElement[bool]) -> list[WorkflowInstance]:
+        """The instances of these subjects that meet `where`, ordered by subject (read 5,000 subjects at a time)."""
+        found: list[WorkflowInstance] = []
+        for offset in range(0, len(subjects), 5000):
+            found += session.exec(select(WorkflowInstance).where(
+                col(WorkflowInstance.subject).in_(subjects[offset : offset + 5000]), where)).all()
+        return sorted(found, key=lambda instance: instance.subject)
 
     def bootstrap_admin(self, email: str, name: str) -> Person:
         """Create the FIRST administrator (never implicitly); the same address again changes nothing."""

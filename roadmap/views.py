@@ -800,6 +800,8 @@ class ImportSummary:
     closed_unknown: int = 0  # rows marked closed that designate nothing held
     contacts_left: list[PersonLine] = field(default_factory=list)  # their annuaire mailboxes, out of the directory
     kept_manual: list[PersonLine] = field(default_factory=list)  # people registered by hand there, left alone
+    suspended: list[str] = field(default_factory=list)  # closed schools whose roadmap the import suspended
+    resumed: list[str] = field(default_factory=list)  # reopened schools whose roadmap a closure had suspended
 
 
 SHOWN_REJECTIONS = 100  # rejected rows detailed; the count says how many more
@@ -825,6 +827,8 @@ def import_summary(report: ImportReport) -> ImportSummary:
         closed_unknown=report.closed_unknown,
         contacts_left=[PersonLine(p.email, p.name, p.role, p.scope, "annuaire") for p in report.departed],
         kept_manual=[PersonLine(p.email, p.name, p.role, p.scope, "manual") for p in report.kept_manual],
+        suspended=list(report.suspended),
+        resumed=list(report.resumed),
     )
 
 

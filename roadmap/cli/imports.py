@@ -82,11 +82,17 @@ def _closures(report: ImportSummary) -> None:
             f"{len(report.closed)} établissement(s) déjà connu(s) marqué(s) fermé(s) dans le fichier (fiche et "
             "parcours conservés) : " + ", ".join(f"{KINDS[c.kind]} {c.uai} {c.name}" for c in report.closed) + "."
         )
-        if any(c.kind == "school" for c in report.closed):
+        if report.suspended:
             out.print(
-                "Pour clore le parcours d'une école fermée (plus de relances), le CPD ou la DANE l'abandonne : "
-                "roadmap school abandon UAI --note \"école fermée\" --by EMAIL"
+                f"{len(report.suspended)} parcours suspendu(s) (plus de relances ; repris tout seul si l'école rouvre "
+                "dans un prochain fichier) : " + ", ".join(report.suspended) + ". Si la fermeture est définitive, le "
+                "CPD ou la DANE l'abandonne : roadmap school abandon UAI --note \"école fermée\" --by EMAIL"
             )
+    if report.resumed:
+        out.print(
+            f"{len(report.resumed)} école(s) rouverte(s) dans le fichier : parcours repris là où la fermeture "
+            "l'avait suspendu : " + ", ".join(report.resumed) + "."
+        )
     if report.closed_unknown:
         out.print(f"{report.closed_unknown} établissement(s) fermé(s) inconnu(s) de l'outil : rien à faire.")
     if report.contacts_left:

@@ -216,6 +216,8 @@ def test_the_cli_report_names_closures_departures_and_people_kept(
     assert f"école {SCHOOL_A} École {SCHOOL_A}" in out
     assert f"circonscription {BRUZ} {BRUZ_NAME}" in out
     assert "1 établissement(s) fermé(s) inconnu(s)" in out
+    assert f"2 parcours suspendu(s) (plus de relances ; repris tout seul si l'école rouvre dans un prochain " \
+           f"fichier) : {SCHOOL_A}, {SCHOOL_B}." in out
     assert 'roadmap school abandon UAI --note "école fermée"' in out
     assert "3 contact(s) de l'annuaire retiré(s)" in out and MAILBOX_A in out and BRUZ_MAILBOX in out
     assert "Conservé(e) : Claire Martin <claire.martin@ac-rennes.fr> (direction d'école" in out
@@ -228,8 +230,55 @@ def test_the_cli_report_names_closures_departures_and_people_kept(
                                                                  (SCHOOL_B, "school")]
     assert report["closed_unknown"] == 1  # the school the tool never held
     assert report["contacts_left"] == []  # they left at the first import of this file
+    assert report["suspended"] == [] and report["resumed"] == []  # suspended at the first import already
     assert [(p["email"], p["name"], p["source"]) for p in report["kept_manual"]] == [
         (BY_HAND, "Claire Martin", "manual")]
 
     code, out, err = run_cli(capsys, "import", "annuaire", closing, "--by", ADMIN_EMAIL)
     assert code == 0 and "Aucun contact à retirer" in out
+
+
+def states(roadmap: Roadmap) -> dict[str, str]:
+    with roadmap.session() as session:
+        return {i.subject: i.state for i in session.exec(select(WorkflowInstance)).all()}
+
+
+def test_a_closed_school_s_roadmap_is_suspended_and_resumes_if_it_reopens(settings: Settings, tmp_path: Path) -> None:
+    roadmap = first_import(settings, tmp_path)
+    roadmap.fire(SCHOOL_C, "suspend", by=ADMIN_EMAIL, note="travaux dans l'école")  # a person's decision
+    with roadmap.session() as session:
+        before = roadmap.instance(session, SCHOOL_A).state
+    later = make_roadmap(settings, now=LATER, admin=False)
+    report = later.import_annuaire(closing_file(tmp_path), by=ADMIN_EMAIL)
+
+    assert report.suspended == [SCHOOL_A, SCHOOL_B] and report.resumed == []
+    assert states(later) == {
+        SCHOOL_A: "suspended", SCHOOL_B: "suspended", SCHOOL_C: "suspended"}
+    with later.session() as session:
+        history = later.engine.history(session, later.instance(session, SCHOOL_A))
+    assert (history[-1].event, history[-1].actor, history[-1].note) == (
+        "suspend", ADMIN_EMAIL, "établissement fermé dans l'annuaire (import de fermetures.csv)")
+    [imported] = [line for line in audit_lines(later) if line.action == "import.annuaire"
+                  and line.target == "fermetures.csv"]
+    assert (imported.details or {})["suspended"] == [SCHOOL_A, SCHOOL_B]
+    # The same file again: already suspended, nothing fired twice.
+    again = make_roadmap(settings, now=LATER + timedelta(days=1), admin=False)
+    assert again.import_annuaire(closing_file(tmp_path), by=ADMIN_EMAIL).suspended == []
+
+    # A reopens (listed open); C's suspension was a person's, not a closure's: the import leaves it alone.
+    reopened = make_roadmap(settings, now=LATER + timedelta(days=60), admin=False)
+    report = reopened.import_annuaire(extract(tmp_path, "reouverture.csv", office(), school(SCHOOL_A, MAILBOX_A),
+                                              school(SCHOOL_C, MAILBOX_C)), by=ADMIN_EMAIL)
+    assert report.resumed == [SCHOOL_A] and report.suspended == []
+    assert states(reopened) == {SCHOOL_A: before, SCHOOL_B: "suspended", SCHOOL_C: "suspended"}
+    with reopened.session() as session:
+        last = reopened.engine.history(session, reopened.instance(session, SCHOOL_A))[-1]
+    assert (last.event, last.note) == ("resume", "établissement rouvert dans l'annuaire (import de reouverture.csv)")
+
+
+def test_a_closed_school_whose_roadmap_ended_is_left_as_it_is(settings: Settings, tmp_path: Path) -> None:
+    roadmap = first_import(settings, tmp_path)
+    roadmap.fire(SCHOOL_A, "abandon", by=ADMIN_EMAIL, note="projet arrêté")
+    report = make_roadmap(settings, now=LATER, admin=False).import_annuaire(closing_file(tmp_path), by=ADMIN_EMAIL)
+    assert report.suspended == [SCHOOL_B]
+    assert states(roadmap)[SCHOOL_A] == "abandoned"
