@@ -225,6 +225,11 @@ class Erasure:
     rows: dict[str, int]
 
 
+# table -> (the last id the plan scanned, the keys of the rows it found naming someone); (None, []) for a table
+# without an integer key, read again by the rewrite (small tables).
+Found = dict[str, tuple[int | None, list[tuple[Any, ...]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class ErasurePlan:
     """What the purge found without taking the write lock (the long part, `plan_erasure`), for `anonymise`."""
@@ -233,7 +238,7 @@ class ErasurePlan:
     stale: list[int]  # anonymised before their rows were rewritten (an earlier version, an old archive)
     earlier: dict[str, str]  # the addresses of the stale ones still held somewhere -> pseudonym
     targets: dict[str, str]  # every text to replace (lower case) -> pseudonym
-    found: dict[str, tuple[int | None, list[tuple[Any, ...]]]]  # table -> (last id scanned, keys of rows naming one)
+    found: Found
 
 
 def plan_erasure(session: Session, due: Sequence[DepartedPerson]) -> ErasurePlan:
@@ -245,15 +250,13 @@ def plan_erasure(session: Session, due: Sequence[DepartedPerson]) -> ErasurePlan
         return ErasurePlan([], [], {}, {}, {})
     earlier = _earlier_addresses(session) if stale else {}
     targets = dict(earlier) | _targets(session, due)
-    found: dict[str, tuple[int | None, list[tuple[Any, ...]]]] = {}
-    if targets:
-        for table, texts, keys in _text_tables():
-            last = _last_id(session, keys)
-            condition = _naming(session, texts, targets)
-            if last is not None:
-                condition = condition & (keys[0] <= last)
-            rows = [tuple(row) for row in session.connection().execute(sa_select(*keys).where(condition))]
-            found[table.name] = (last, rows)
+    found: Found = {}
+    for table, texts, keys in _text_tables() if targets else ():
+        last = _last_id(session, keys)
+        if last is not None:
+            naming = _naming(session, texts, targets) & (keys[0] <= last)
+            found[table.name] = (last, [tuple(row) for row in session.connection().execute(
+                sa_select(*keys).where(naming))])
     return ErasurePlan([d.id for d in due if d.id is not None], [i for i in stale if i is not None], earlier,
                        targets, found)
 
@@ -268,15 +271,12 @@ def anonymise(session: Session, plan: ErasurePlan, now: datetime, *, by: str) ->
         return Erasure([], [], {})
     due = list(session.exec(select(DepartedPerson).where(
         col(DepartedPerson.id).in_(plan.due), col(DepartedPerson.anonymised_at).is_(None))).all())
-    # Someone registered again since the plan is no longer due (their departure row is gone): keep only the
-    # texts of the people still due, all of which the plan scanned.
+    # Someone registered again since the plan is no longer due (their departure row is gone), and an address or
+    # name now in the directory is left alone: the texts kept are all among those the plan scanned for.
+    still = {departed.pseudonym for departed in due} | set(plan.earlier.values())
     current = _in_directory(session, plan.targets)
-    targets = {text: pseudonym for text, pseudonym in plan.targets.items() if text not in current}
-    kept = set(_targets(session, due).values()) | set(plan.earlier.values())
-    targets = {text: pseudonym for text, pseudonym in targets.items() if pseudonym in kept}
-    for departed in due:
-        if departed.email and departed.email.lower() in targets:
-            _erase_mail(session, departed.email, departed.pseudonym)
+    targets = {text: who for text, who in plan.targets.items() if who in still and text not in current}
+    _erase_mail(session, {d.email: d.pseudonym for d in due if d.email and d.email.lower() in targets})
     rows = _rewrite(session, targets, plan.found, by=by, now=now) if targets else {}
     caught_up = sorted(set(plan.earlier.values()) & set(targets.values()))
     for departed in [*due, *session.exec(select(DepartedPerson).where(col(DepartedPerson.id).in_(plan.stale)))]:
@@ -317,16 +317,22 @@ def _personal(name: str) -> bool:
     return len(name.split()) >= 2 and len(name.strip()) >= 5
 
 
-def _erase_mail(session: Session, address: str, pseudonym: str) -> None:
-    session.execute(
-        update(OutboxMessage).where(col(OutboxMessage.recipient) == address)
-        .values(recipient=f"{pseudonym}@anonyme.invalid", recipient_name="", text_body=ERASED, html_body="", meta=None,
-                status=case((col(OutboxMessage.status) == PENDING, CANCELLED), else_=col(OutboxMessage.status))))
+def _erase_mail(session: Session, pseudonyms: dict[str, str]) -> None:
+    """Mail addressed to these addresses (-> pseudonym): logged under the pseudonym, text erased, never sent if
+    pending; their local-sink messages, sign-in requests and sessions deleted."""
+    if not pseudonyms:
+        return
+    for address, pseudonym in pseudonyms.items():
+        session.execute(
+            update(OutboxMessage).where(col(OutboxMessage.recipient) == address)
+            .values(recipient=f"{pseudonym}@anonyme.invalid", recipient_name="", text_body=ERASED, html_body="",
+                    meta=None,
+                    status=case((col(OutboxMessage.status) == PENDING, CANCELLED), else_=col(OutboxMessage.status))))
     for message in session.exec(select(SinkMessage)).all():
-        if address in message.recipients:
+        if pseudonyms.keys() & set(message.recipients):
             session.delete(message)
-    session.execute(delete(SignInRequest).where(col(SignInRequest.email) == address))
-    session.execute(delete(WebSession).where(col(WebSession.email) == address))
+    session.execute(delete(SignInRequest).where(col(SignInRequest.email).in_(pseudonyms)))
+    session.execute(delete(WebSession).where(col(WebSession.email).in_(pseudonyms)))
 
 
 def _earlier_addresses(session: Session) -> dict[str, str]:
@@ -387,8 +393,7 @@ def _escape(text: str) -> str:
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def _rewrite(session: Session, targets: dict[str, str], found: dict[str, tuple[int | None, list[tuple[Any, ...]]]],
-             *, by: str, now: datetime) -> dict[str, int]:
+def _rewrite(session: Session, targets: dict[str, str], found: Found, *, by: str, now: datetime) -> dict[str, int]:
     """Replace every `targets` text in the rows the plan found, and in the rows written since it scanned."""
     pattern = re.compile(
         "|".join(rf"(?<![\w.+-]){re.escape(text)}(?![\w-]|\.\w)" for text in sorted(targets, key=len, reverse=True)),
